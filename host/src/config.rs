@@ -1,0 +1,336 @@
+//! The configuration file: which plugins run, on what, with which grants and limits.
+//!
+//! ```toml
+//! [[plugin]]
+//! name = "thumbnail"
+//! wasm = "plugins/thumbnail.wasm"   # relative to this file
+//! trigger = { bucket = "photos", prefix = "incoming/", suffix = ".jpg", events = ["s3:ObjectCreated:*"] }
+//! read = ["photos/incoming/"]
+//! write = ["photos-thumbs/"]
+//! limits = { timeout_ms = 3000, memory_mib = 128, max_writes = 4 }
+//! config = { target_bucket = "photos-thumbs", max_width = 200 }
+//! ```
+//!
+//! Every key is checked: an unknown key or a bad value is an error that names the plugin, the
+//! key and the line.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::grant::{Grant, Grants, valid_bucket_name};
+use crate::route::{EventPattern, Trigger};
+
+/// A configuration that was read and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub host: HostSettings,
+    pub plugins: Vec<PluginSpec>,
+}
+
+/// Settings of the host itself (`[host]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSettings {
+    /// How many (record, plugin) calls of one event run at once.
+    pub concurrency: usize,
+}
+
+/// Default `[host] concurrency`: plugins mostly wait on S3, so more than the core count.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+impl Default for HostSettings {
+    fn default() -> Self {
+        Self { concurrency: DEFAULT_CONCURRENCY }
+    }
+}
+
+/// One `[[plugin]]` entry, checked.
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    pub name: String,
+    /// The component file, resolved against the config file's folder.
+    pub wasm: PathBuf,
+    pub trigger: Trigger,
+    pub grants: Grants,
+    pub limits: Limits,
+    /// The plugin's own settings, served by the `config` import.
+    pub config: BTreeMap<String, String>,
+}
+
+/// What one (record, plugin) call may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time of the call, enforced by epoch interruption: the guest is stopped at
+    /// the first epoch tick past it, so it may overrun by up to one tick (10 ms).
+    pub timeout: Duration,
+    /// Linear memory of the instance, in bytes. A grow beyond it fails and the call fails.
+    pub memory_bytes: usize,
+    /// Object mutations (put, create, copy, delete) per record.
+    pub max_writes: u32,
+    /// Log lines per record; further lines are dropped and counted.
+    pub max_log_lines: u32,
+}
+
+/// The defaults of `limits`, chosen for image-sized work: a decoded 12-megapixel photo
+/// needs about 48 MiB, and a resize twice that.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    timeout: Duration::from_secs(10),
+    memory_bytes: 256 << 20,
+    max_writes: 16,
+    max_log_lines: 1000,
+};
+
+const TIMEOUT_MS: RangeInclusive<u64> = 1..=900_000;
+const MEMORY_MIB: RangeInclusive<u64> = 1..=4096;
+const MAX_WRITES: RangeInclusive<u64> = 0..=100_000;
+const MAX_LOG_LINES: RangeInclusive<u64> = 0..=1_000_000;
+const CONCURRENCY: RangeInclusive<u64> = 1..=1024;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path:?}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {plugin}{message}")]
+    Syntax { path: String, line: usize, column: usize, plugin: String, message: String },
+    #[error("{path}: plugin {plugin:?}: key {key:?}: {message}")]
+    Invalid { path: String, plugin: String, key: String, message: String },
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    host: HostEntry,
+    #[serde(default)]
+    plugin: Vec<PluginEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostEntry {
+    concurrency: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginEntry {
+    name: String,
+    wasm: String,
+    trigger: TriggerEntry,
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+    #[serde(default)]
+    limits: LimitsEntry,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerEntry {
+    bucket: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    suffix: String,
+    events: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsEntry {
+    timeout_ms: Option<u64>,
+    memory_mib: Option<u64>,
+    max_writes: Option<u64>,
+    max_log_lines: Option<u64>,
+}
+
+/// Events a trigger without `events` reacts to.
+pub const DEFAULT_EVENTS: &str = "s3:ObjectCreated:*";
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &path.display().to_string(), base).map(|mut config| {
+            config.path = path.to_owned();
+            config
+        })
+    }
+
+    /// Checks a configuration given as text; relative `wasm` paths are resolved against
+    /// `base`. `origin` names the text in error messages.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|err| syntax_error(text, origin, &err))?;
+        let invalid = |plugin: &str, key: &str, message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            plugin: plugin.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let concurrency = match file.host.concurrency {
+            Some(value) => in_range(value, CONCURRENCY).map_err(|message| ConfigError::File {
+                path: origin.to_owned(),
+                message: format!("key \"host.concurrency\": {message}"),
+            })? as usize,
+            None => DEFAULT_CONCURRENCY,
+        };
+        let mut plugins: Vec<PluginSpec> = Vec::with_capacity(file.plugin.len());
+        for entry in file.plugin {
+            let name = entry.name.clone();
+            if !valid_plugin_name(&name) {
+                return Err(invalid(&name, "name", "use 1 to 64 of a-z, 0-9, - and _".to_owned()));
+            }
+            if plugins.iter().any(|p| p.name == name) {
+                return Err(invalid(&name, "name", "two plugins have this name".to_owned()));
+            }
+            let spec = check_entry(entry, base).map_err(|(key, message)| invalid(&name, &key, message))?;
+            plugins.push(spec);
+        }
+        if plugins.is_empty() {
+            return Err(ConfigError::File {
+                path: origin.to_owned(),
+                message: "no [[plugin]] entries: nothing would run".to_owned(),
+            });
+        }
+        Ok(Self { path: PathBuf::from(origin), host: HostSettings { concurrency }, plugins })
+    }
+}
+
+fn valid_plugin_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Checks one entry; an error is (key, message).
+fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, String)> {
+    let wasm = if entry.wasm.starts_with("s3://") {
+        return Err(("wasm".into(), "s3:// plugin locations are not supported by this build".into()));
+    } else if entry.wasm.is_empty() {
+        return Err(("wasm".into(), "is empty".into()));
+    } else {
+        base.join(&entry.wasm)
+    };
+    let trigger = &entry.trigger;
+    if !valid_bucket_name(&trigger.bucket) {
+        return Err(("trigger.bucket".into(), format!("{:?} is not a valid bucket name", trigger.bucket)));
+    }
+    let event_texts = trigger.events.clone().unwrap_or_else(|| vec![DEFAULT_EVENTS.to_owned()]);
+    if event_texts.is_empty() {
+        return Err(("trigger.events".into(), "is empty: the plugin would never run".into()));
+    }
+    let events = event_texts
+        .iter()
+        .map(|text| EventPattern::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| ("trigger.events".to_owned(), message))?;
+    let grants = |key: &str, list: &[String]| {
+        list.iter().map(|g| g.parse::<Grant>()).collect::<Result<Vec<_>, _>>().map_err(|m| (key.to_owned(), m))
+    };
+    let limits = &entry.limits;
+    let limit = |key: &str, value: Option<u64>, range: RangeInclusive<u64>, default: u64| match value {
+        Some(value) => in_range(value, range).map_err(|m| (format!("limits.{key}"), m)),
+        None => Ok(default),
+    };
+    let limits = Limits {
+        timeout: Duration::from_millis(limit(
+            "timeout_ms",
+            limits.timeout_ms,
+            TIMEOUT_MS,
+            DEFAULT_LIMITS.timeout.as_millis() as u64,
+        )?),
+        memory_bytes: (limit("memory_mib", limits.memory_mib, MEMORY_MIB, (DEFAULT_LIMITS.memory_bytes >> 20) as u64)?
+            << 20) as usize,
+        max_writes: limit("max_writes", limits.max_writes, MAX_WRITES, DEFAULT_LIMITS.max_writes.into())? as u32,
+        max_log_lines: limit("max_log_lines", limits.max_log_lines, MAX_LOG_LINES, DEFAULT_LIMITS.max_log_lines.into())?
+            as u32,
+    };
+    let mut config = BTreeMap::new();
+    for (key, value) in entry.config {
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Datetime(d) => d.to_string(),
+            toml::Value::Array(_) | toml::Value::Table(_) => {
+                return Err((format!("config.{key}"), "must be a string, number or boolean".into()));
+            }
+        };
+        config.insert(key, text);
+    }
+    Ok(PluginSpec {
+        name: entry.name,
+        wasm,
+        trigger: Trigger {
+            bucket: entry.trigger.bucket,
+            prefix: entry.trigger.prefix,
+            suffix: entry.trigger.suffix,
+            events,
+        },
+        grants: Grants { read: grants("read", &entry.read)?, write: grants("write", &entry.write)? },
+        limits,
+        config,
+    })
+}
+
+fn in_range(value: u64, range: RangeInclusive<u64>) -> Result<u64, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("must be between {} and {}, got {value}", range.start(), range.end()))
+    }
+}
+
+/// Turns a TOML error into one line with its position and, when it sits inside a
+/// `[[plugin]]` entry, that plugin's name.
+fn syntax_error(text: &str, origin: &str, err: &toml::de::Error) -> ConfigError {
+    let offset = err.span().map_or(0, |span| span.start);
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    ConfigError::Syntax {
+        path: origin.to_owned(),
+        line,
+        column,
+        plugin: enclosing_plugin(text, offset).map(|name| format!("plugin {name:?}: ")).unwrap_or_default(),
+        message: err.message().trim().to_owned(),
+    }
+}
+
+/// The name of the `[[plugin]]` entry that contains `offset`, found in the text itself so
+/// that it works even when the entry is malformed.
+fn enclosing_plugin(text: &str, offset: usize) -> Option<String> {
+    let mut start = 0;
+    let mut current: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        if start > offset {
+            break;
+        }
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            current = (trimmed.replace(' ', "") == "[[plugin]]").then_some(start);
+        }
+        start += line.len();
+    }
+    let entry = &text[current?..];
+    entry.lines().skip(1).take_while(|l| !l.trim().starts_with('[')).find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "name").then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests;

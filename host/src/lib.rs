@@ -1,0 +1,22 @@
+//! s3plug runs S3-event handlers as sandboxed WebAssembly components.
+//!
+//! An S3 event (direct, or through SQS, SNS or EventBridge) is decoded into records
+//! ([`event`]); each record is routed by bucket, key and event type to the plugins
+//! configured for it ([`config`], [`route`]); each plugin runs in a fresh sandbox whose only
+//! reach is the objects its grants allow ([`plugin`], [`grant`], [`store`]); and each
+//! (record, plugin) ends as one [`outcome::RecordOutcome`].
+
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod eventgen;
+pub mod grant;
+pub mod outcome;
+pub mod pipeline;
+pub mod plugin;
+pub mod route;
+pub mod s3key;
+pub mod store;
+
+pub use config::Config;
+pub use pipeline::Pipeline;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    s3plug::cli::main()
+}

@@ -1,0 +1,195 @@
+//! The pipeline every front end shares: decoded event → routes → plugin calls → outcomes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::event::{DecodedEvent, EventItem, ItemKind, S3Record};
+use crate::outcome::{Failure, FailureKind, PluginOutcome, RecordOutcome, Status, UsageReport};
+use crate::plugin::{CompileCache, LoadError, PluginRegistry};
+use crate::route::RouteTable;
+use crate::store::ObjectStore;
+
+/// Everything a front end needs to process events: loaded once, used for every event.
+#[derive(Debug)]
+pub struct Pipeline {
+    registry: PluginRegistry,
+    routes: RouteTable,
+    objects: Arc<dyn ObjectStore>,
+    concurrency: usize,
+}
+
+/// One (record, plugin) call to make.
+struct Job<'a> {
+    slot: usize,
+    record_index: usize,
+    message_id: Option<&'a str>,
+    record: &'a S3Record,
+    plugin: usize,
+}
+
+impl Pipeline {
+    /// Loads every plugin of `config` on `engine`.
+    pub fn new(
+        engine: &wasmtime::Engine,
+        config: &Config,
+        objects: Arc<dyn ObjectStore>,
+        cache: Option<&CompileCache>,
+    ) -> Result<Self, LoadError> {
+        let registry = PluginRegistry::load(engine, &config.plugins, cache)?;
+        let routes = RouteTable::new(config.plugins.iter().map(|p| p.trigger.clone()).collect());
+        Ok(Self { registry, routes, objects, concurrency: config.host.concurrency })
+    }
+
+    pub fn registry(&self) -> &PluginRegistry {
+        &self.registry
+    }
+
+    pub fn objects(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    /// Processes every item of an event and reports each (record, plugin) in event order,
+    /// then config order. Calls run concurrently, up to `[host] concurrency` at once.
+    pub fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
+        let mut outcomes: Vec<Option<RecordOutcome>> = Vec::new();
+        let mut jobs = Vec::new();
+        for (index, item) in event.items.iter().enumerate() {
+            self.plan(index, item, &mut outcomes, &mut jobs);
+        }
+        let finished = Mutex::new(outcomes);
+        let run = |job: &Job<'_>| {
+            let outcome = self.run_job(job);
+            finished.lock().unwrap_or_else(PoisonError::into_inner)[job.slot] = Some(outcome);
+        };
+        let workers = self.concurrency.min(jobs.len());
+        if workers <= 1 {
+            jobs.iter().for_each(run);
+        } else {
+            let next = AtomicUsize::new(0);
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(|| {
+                        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            run(job);
+                        }
+                    });
+                }
+            });
+        }
+        finished.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect()
+    }
+
+    /// Reports what needs no plugin at once, and plans a job per matching plugin.
+    fn plan<'a>(
+        &self,
+        index: usize,
+        item: &'a EventItem,
+        outcomes: &mut Vec<Option<RecordOutcome>>,
+        jobs: &mut Vec<Job<'a>>,
+    ) {
+        let message_id = item.message_id.as_deref();
+        let blank = |status| RecordOutcome {
+            record: index,
+            message_id: message_id.map(str::to_owned),
+            bucket: None,
+            key: None,
+            event: None,
+            plugin: None,
+            status,
+            outcome: None,
+            message: None,
+            error: None,
+            reason: None,
+            duration_ms: 0.0,
+            usage: None,
+        };
+        match &item.kind {
+            ItemKind::Test => outcomes.push(Some(blank(Status::Ignored))),
+            ItemKind::Invalid(why) => {
+                let failure = Failure::new(FailureKind::InvalidEvent, why.clone());
+                tracing::warn!(record = index, message_id, "{failure}");
+                outcomes.push(Some(RecordOutcome {
+                    error: Some(failure.to_string()),
+                    reason: Some(failure.kind),
+                    ..blank(Status::Failed)
+                }));
+            }
+            ItemKind::Record(record) => {
+                let mut routed = false;
+                for plugin in self.routes.plugins_for(record) {
+                    routed = true;
+                    jobs.push(Job { slot: outcomes.len(), record_index: index, message_id, record, plugin });
+                    outcomes.push(None);
+                }
+                if !routed {
+                    tracing::debug!(bucket = %record.bucket, key = %record.key, event = %record.event_name, "unrouted");
+                    outcomes.push(Some(RecordOutcome {
+                        bucket: Some(record.bucket.clone()),
+                        key: Some(record.key.clone()),
+                        event: Some(record.event_name.clone()),
+                        ..blank(Status::Unrouted)
+                    }));
+                }
+            }
+        }
+    }
+
+    fn run_job(&self, job: &Job<'_>) -> RecordOutcome {
+        let started = Instant::now();
+        let record = job.record;
+        let mut outcome = RecordOutcome {
+            record: job.record_index,
+            message_id: job.message_id.map(str::to_owned),
+            bucket: Some(record.bucket.clone()),
+            key: Some(record.key.clone()),
+            event: Some(record.event_name.clone()),
+            plugin: None,
+            status: Status::Failed,
+            outcome: None,
+            message: None,
+            error: None,
+            reason: None,
+            duration_ms: 0.0,
+            usage: None,
+        };
+        let Some(plugin) = self.registry.get(job.plugin) else {
+            let failure = Failure::new(FailureKind::Internal, format!("no plugin at index {}", job.plugin));
+            outcome.error = Some(failure.to_string());
+            outcome.reason = Some(failure.kind);
+            return outcome;
+        };
+        outcome.plugin = Some(plugin.spec.name.clone());
+        let report = plugin.call(self.objects.clone(), record);
+        outcome.usage = Some(UsageReport::from(&report.usage));
+        match report.result {
+            Ok(PluginOutcome::Processed(message)) => {
+                outcome.status = Status::Ok;
+                outcome.outcome = Some("processed");
+                outcome.message = message;
+            }
+            Ok(PluginOutcome::Skipped(message)) => {
+                outcome.status = Status::Ok;
+                outcome.outcome = Some("skipped");
+                outcome.message = message;
+            }
+            Err(failure) => {
+                outcome.error = Some(failure.to_string());
+                outcome.reason = Some(failure.kind);
+            }
+        }
+        outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        log_outcome(&outcome);
+        outcome
+    }
+}
+
+fn log_outcome(outcome: &RecordOutcome) {
+    let (plugin, bucket, key) = (outcome.plugin.as_deref(), outcome.bucket.as_deref(), outcome.key.as_deref());
+    match &outcome.error {
+        Some(error) => tracing::warn!(plugin, bucket, key, duration_ms = outcome.duration_ms, status = "failed", "{error}"),
+        None => tracing::info!(plugin, bucket, key, duration_ms = outcome.duration_ms, status = "ok", "record done"),
+    }
+}

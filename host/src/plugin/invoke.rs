@@ -1,0 +1,134 @@
+//! One call: a fresh store and instance for one (record, plugin), with its limits.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap};
+
+use super::bindings::types::{Outcome, S3Record as WitRecord};
+use super::engine::deadline_ticks;
+use super::registry::LoadedPlugin;
+use super::state::{PluginState, Usage};
+use crate::event::S3Record;
+use crate::outcome::{Failure, FailureKind, PluginOutcome};
+use crate::store::ObjectStore;
+
+/// The most of a guest's stderr quoted in a failure.
+const STDERR_QUOTED: usize = 600;
+
+/// The result of one call.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    pub result: Result<PluginOutcome, Failure>,
+    pub usage: Usage,
+    pub duration: Duration,
+}
+
+impl LoadedPlugin {
+    /// Runs the plugin on one record, in a store of its own. Nothing the guest does can fail
+    /// anything but this call.
+    pub fn call(&self, objects: Arc<dyn ObjectStore>, record: &S3Record) -> CallReport {
+        let started = Instant::now();
+        let limits = &self.spec.limits;
+        let mut store = Store::new(self.pre.engine(), PluginState::new(self.spec.clone(), objects, record));
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(deadline_ticks(limits.timeout));
+        store.epoch_deadline_trap();
+        let returned = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|plugin| plugin.call_handle(&mut store, &wit_record(record)));
+        let duration = started.elapsed();
+        let state = store.into_data();
+        let result = match returned {
+            Ok(Ok(outcome)) => match &state.usage.limit_hit {
+                Some(limit) => Err(Failure::new(FailureKind::LimitExceeded, limit.clone())),
+                None => Ok(match outcome {
+                    Outcome::Processed(message) => PluginOutcome::Processed(message),
+                    Outcome::Skipped(message) => PluginOutcome::Skipped(message),
+                }),
+            },
+            Ok(Err(message)) => Err(returned_error(&state, message)),
+            Err(err) => Err(trapped(&state, &err, duration)),
+        };
+        CallReport { result, usage: state.usage, duration }
+    }
+}
+
+/// The plugin returned `err`: a limit or a denial that came first is the real cause.
+fn returned_error(state: &PluginState, message: String) -> Failure {
+    if let Some(limit) = &state.usage.limit_hit {
+        return Failure::new(FailureKind::LimitExceeded, format!("{limit}; plugin error: {message}"));
+    }
+    if let Some(denial) = state.usage.denials.first() {
+        return Failure::new(FailureKind::Denied, format!("{denial} is not granted; plugin error: {message}"));
+    }
+    Failure::new(FailureKind::PluginError, message)
+}
+
+/// The call trapped: name the cause from what the host saw, not from the trap text alone.
+fn trapped(state: &PluginState, err: &wasmtime::Error, duration: Duration) -> Failure {
+    let limits = &state.spec.limits;
+    let trap = err.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::Interrupt) {
+        return Failure::new(
+            FailureKind::Timeout,
+            format!(
+                "stopped after {} ms, past limits.timeout_ms = {}",
+                duration.as_millis(),
+                limits.timeout.as_millis()
+            ),
+        );
+    }
+    if let Some(asked) = state.memory.refused {
+        return Failure::new(
+            FailureKind::Memory,
+            format!(
+                "the plugin needed {} MiB of linear memory, past limits.memory_mib = {}",
+                asked.div_ceil(1 << 20),
+                limits.memory_bytes >> 20
+            ),
+        );
+    }
+    if trap == Some(Trap::StackOverflow) {
+        return Failure::new(FailureKind::StackOverflow, "the plugin recursed past its stack limit".to_owned());
+    }
+    let what = match trap {
+        Some(trap) => trap.to_string(),
+        None => format!("{err:#}"),
+    };
+    let stderr = state.stderr_text();
+    let mut message = if stderr.is_empty() { what } else { format!("{what}; stderr: {}", one_line(&stderr)) };
+    if let Some(denial) = state.usage.denials.first() {
+        message.push_str(&format!(" (after a denied {denial})"));
+    }
+    Failure::new(FailureKind::Trap, message)
+}
+
+/// Collapses a guest's stderr to one line of bounded length, keeping the end (where a panic
+/// message is).
+fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.len() <= STDERR_QUOTED {
+        return joined;
+    }
+    let start = joined.ceil_char_boundary(joined.len() - STDERR_QUOTED);
+    format!("...{}", &joined[start..])
+}
+
+fn wit_record(record: &S3Record) -> WitRecord {
+    WitRecord {
+        event_name: record.event_name.clone(),
+        event_time: record.event_time.clone(),
+        bucket: record.bucket.clone(),
+        key: record.key.clone(),
+        raw_key: record.raw_key.clone(),
+        size: record.size,
+        etag: record.etag.clone(),
+        version_id: record.version_id.clone(),
+        sequencer: record.sequencer.clone(),
+        region: record.region.clone(),
+        principal: record.principal.clone(),
+        source_ip: record.source_ip.clone(),
+    }
+}

@@ -1,0 +1,122 @@
+//! Loading every plugin of a configuration once: compiled (or taken from the cache), linked,
+//! and pre-instantiated, so that a record costs only a new store and an instantiation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::CONTRACT;
+use super::bindings::{Plugin, PluginPre};
+use super::cache::{CompileCache, LoadKind};
+use super::state::PluginState;
+use crate::config::PluginSpec;
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin:?} ({path}): {message}")]
+pub struct LoadError {
+    pub plugin: String,
+    pub path: String,
+    pub message: String,
+}
+
+/// One plugin, ready to run.
+pub struct LoadedPlugin {
+    pub spec: Arc<PluginSpec>,
+    pub(crate) pre: PluginPre<PluginState>,
+    pub load_kind: LoadKind,
+    pub load_time: Duration,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.spec.name)
+            .field("load_kind", &self.load_kind)
+            .field("load_time", &self.load_time)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The plugins of a configuration, in config order.
+#[derive(Debug)]
+pub struct PluginRegistry {
+    engine: Engine,
+    plugins: Vec<LoadedPlugin>,
+}
+
+impl PluginRegistry {
+    /// Loads every plugin. The linker is built once and shared by all of them.
+    pub fn load(engine: &Engine, specs: &[PluginSpec], cache: Option<&CompileCache>) -> Result<Self, LoadError> {
+        let linker = build_linker(engine).map_err(|err| LoadError {
+            plugin: String::new(),
+            path: String::new(),
+            message: format!("cannot link the host imports: {err}"),
+        })?;
+        let plugins = specs
+            .iter()
+            .map(|spec| load_one(engine, &linker, spec, cache))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { engine: engine.clone(), plugins })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn plugins(&self) -> &[LoadedPlugin] {
+        &self.plugins
+    }
+
+    pub fn get(&self, index: usize) -> Option<&LoadedPlugin> {
+        self.plugins.get(index)
+    }
+}
+
+fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+fn load_one(
+    engine: &Engine,
+    linker: &Linker<PluginState>,
+    spec: &PluginSpec,
+    cache: Option<&CompileCache>,
+) -> Result<LoadedPlugin, LoadError> {
+    let started = Instant::now();
+    let fail = |message: String| LoadError {
+        plugin: spec.name.clone(),
+        path: spec.wasm.display().to_string(),
+        message,
+    };
+    let wasm = std::fs::read(&spec.wasm).map_err(|err| fail(format!("cannot read the component: {err}")))?;
+    if wasm.get(..4) != Some(b"\0asm") {
+        return Err(fail("not a WebAssembly file".into()));
+    }
+    if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
+        return Err(fail(
+            "a core WebAssembly module, not a component: build it for wasm32-wasip2 \
+             (`cargo build --target wasm32-wasip2`)"
+                .into(),
+        ));
+    }
+    let (component, load_kind) = match cache {
+        Some(cache) => cache.component(engine, &wasm),
+        None => Component::new(engine, &wasm).map(|c| (c, LoadKind::Compiled)),
+    }
+    .map_err(|err| fail(format!("cannot compile the component: {err:#}")))?;
+    let instance_pre = linker.instantiate_pre(&component).map_err(|err| {
+        fail(format!("its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"))
+    })?;
+    let pre = PluginPre::new(instance_pre).map_err(|err| {
+        fail(format!("it does not export the `plugin` world of {CONTRACT}: {err:#}"))
+    })?;
+    let load_time = started.elapsed();
+    tracing::info!(plugin = %spec.name, load = ?load_kind, ms = load_time.as_secs_f64() * 1e3, "plugin loaded");
+    Ok(LoadedPlugin { spec: Arc::new(spec.clone()), pre, load_kind, load_time })
+}
