@@ -1,0 +1,99 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "s3plug.toml", Path::new("/etc/s3plug"))
+}
+
+const FULL: &str = r#"
+[host]
+concurrency = 4
+
+[[plugin]]
+name = "thumbnail"
+wasm = "plugins/thumbnail.wasm"
+trigger = { bucket = "photos", prefix = "incoming/", suffix = ".jpg", events = ["s3:ObjectCreated:*"] }
+read  = ["photos/incoming/"]
+write = ["photos-thumbs/"]
+limits = { timeout_ms = 3000, memory_mib = 128, max_writes = 4 }
+config = { width = 200, name = "x", on = true }
+"#;
+
+#[test]
+fn a_full_entry_is_read() {
+    let config = parse(FULL).unwrap();
+    assert_eq!(config.host.concurrency, 4);
+    let plugin = &config.plugins[0];
+    assert_eq!(plugin.name, "thumbnail");
+    assert_eq!(plugin.wasm, Path::new("/etc/s3plug/plugins/thumbnail.wasm"));
+    assert_eq!(plugin.trigger.to_string(), "photos/incoming/*.jpg");
+    assert_eq!(plugin.grants.write[0].to_string(), "photos-thumbs/");
+    assert_eq!(plugin.limits.timeout, Duration::from_millis(3000));
+    assert_eq!(plugin.limits.memory_bytes, 128 << 20);
+    assert_eq!(plugin.limits.max_writes, 4);
+    assert_eq!(plugin.limits.max_log_lines, DEFAULT_LIMITS.max_log_lines);
+    assert_eq!(plugin.config.get("width").map(String::as_str), Some("200"));
+    assert_eq!(plugin.config.get("on").map(String::as_str), Some("true"));
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let config = parse("[[plugin]]\nname = \"a\"\nwasm = \"/a.wasm\"\ntrigger = { bucket = \"photos\" }\n").unwrap();
+    let plugin = &config.plugins[0];
+    assert_eq!(plugin.wasm, Path::new("/a.wasm"));
+    assert_eq!(plugin.limits, DEFAULT_LIMITS);
+    assert_eq!(plugin.trigger.events[0].to_string(), DEFAULT_EVENTS);
+    assert!(plugin.grants.read.is_empty() && plugin.grants.write.is_empty());
+    assert_eq!(config.host.concurrency, DEFAULT_CONCURRENCY);
+}
+
+#[test]
+fn unknown_keys_name_the_plugin_the_key_and_the_line() {
+    let text = FULL.replace("limits = {", "limitz = {");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("plugin \"thumbnail\""), "{err}");
+    assert!(err.contains("limitz"), "{err}");
+    assert!(err.starts_with("s3plug.toml:11:"), "{err}");
+
+    let err = parse(&FULL.replace("max_writes = 4", "max_writez = 4")).unwrap_err().to_string();
+    assert!(err.contains("plugin \"thumbnail\"") && err.contains("max_writez"), "{err}");
+
+    let err = parse(&FULL.replace("[host]", "[hots]")).unwrap_err().to_string();
+    assert!(err.contains("hots") && !err.contains("plugin \""), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_plugin_and_the_key() {
+    for (from, to, key) in [
+        ("timeout_ms = 3000", "timeout_ms = 0", "limits.timeout_ms"),
+        ("memory_mib = 128", "memory_mib = 100000", "limits.memory_mib"),
+        ("\"s3:ObjectCreated:*\"", "\"s3:ObjectMade:*\"", "trigger.events"),
+        ("\"photos-thumbs/\"", "\"Photos/\"", "write"),
+        ("bucket = \"photos\"", "bucket = \"\"", "trigger.bucket"),
+        ("name = \"x\"", "name = [1]", "config.name"),
+        ("name = \"thumbnail\"", "name = \"Thumb Nail\"", "name"),
+    ] {
+        let text = FULL.replace(from, to);
+        assert_ne!(text, FULL, "{from}");
+        let err = parse(&text).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(&format!("key {key:?}")), "{key}: {message}");
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{key}: {message}");
+    }
+}
+
+#[test]
+fn wrong_types_are_syntax_errors_with_the_plugin() {
+    let err = parse(&FULL.replace("max_writes = 4", "max_writes = \"four\"")).unwrap_err().to_string();
+    assert!(err.contains("plugin \"thumbnail\"") && err.contains(":11:"), "{err}");
+}
+
+#[test]
+fn duplicate_names_and_empty_configs_are_refused() {
+    let twice = format!("{FULL}\n{}", FULL.replace("[host]\nconcurrency = 4\n", ""));
+    assert!(parse(&twice).unwrap_err().to_string().contains("two plugins have this name"));
+    assert!(parse("").unwrap_err().to_string().contains("no [[plugin]] entries"));
+    let err = parse(&FULL.replace("concurrency = 4", "concurrency = 0")).unwrap_err().to_string();
+    assert!(err.contains("host.concurrency"), "{err}");
+}

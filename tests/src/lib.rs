@@ -1,0 +1,131 @@
+//! Support for the end-to-end tests: where the built plugins are, a shared engine, and a
+//! harness that runs events through the real pipeline.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use s3plug::Config;
+use s3plug::Pipeline;
+use s3plug::event;
+use s3plug::outcome::RecordOutcome;
+use s3plug::plugin::CompileCache;
+use s3plug::store::{MemoryStore, ObjectStore, PutOptions};
+use serde_json::{Value, json};
+
+include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+/// One engine for every test of the binary, as in a real process.
+pub fn engine() -> &'static wasmtime::Engine {
+    static ENGINE: OnceLock<wasmtime::Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| s3plug::plugin::new_engine().expect("the engine starts"))
+}
+
+/// The compile cache shared by test runs, so a plugin is compiled once per change.
+pub fn compile_cache() -> CompileCache {
+    CompileCache::new(COMPILE_CACHE)
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+}
+
+/// The `s3plug` binary built next to the test binary (`cargo build -p s3plug` builds it;
+/// scripts/test does so before the tests).
+pub fn s3plug_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("test binaries live in <target>/<profile>/deps");
+    let bin = profile_dir.join("s3plug");
+    assert!(bin.is_file(), "{} is missing: run `cargo build -p s3plug` first (scripts/test does)", bin.display());
+    bin
+}
+
+/// A configuration and an in-memory store, with every plugin loaded.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub store: MemoryStore,
+    pub pipeline: Pipeline,
+}
+
+impl Harness {
+    /// Loads `config` (TOML text) over a fresh in-memory store.
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("s3plug.toml");
+        std::fs::write(&path, config).expect("the config is written");
+        let config = Config::load(&path).unwrap_or_else(|err| panic!("config refused: {err}"));
+        let store = MemoryStore::new();
+        let objects: Arc<dyn ObjectStore> = Arc::new(store.clone());
+        let pipeline = Pipeline::new(engine(), &config, objects, Some(&compile_cache()))
+            .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
+        Self { dir, store, pipeline }
+    }
+
+    /// Stores an object.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        self.store.put(bucket, key, body, &PutOptions::default()).expect("the memory store takes any object");
+    }
+
+    /// Runs an event (JSON) through the pipeline.
+    pub fn run(&self, event: &Value) -> Vec<RecordOutcome> {
+        let decoded = event::decode_value(event.clone()).expect("the event decodes");
+        self.pipeline.process(&decoded)
+    }
+}
+
+/// One record of a hand-made S3 notification; `raw_key` is put in the event as it is, so
+/// tests choose the encoding.
+#[derive(Debug, Clone)]
+pub struct RawRecord<'a> {
+    pub bucket: &'a str,
+    pub raw_key: &'a str,
+    pub event_name: &'a str,
+    pub size: Option<u64>,
+}
+
+impl<'a> RawRecord<'a> {
+    /// An `ObjectCreated:Put` of `raw_key`.
+    pub fn put(bucket: &'a str, raw_key: &'a str) -> Self {
+        Self { bucket, raw_key, event_name: "ObjectCreated:Put", size: Some(1) }
+    }
+}
+
+/// An S3 notification with the given records, with every field AWS sends.
+pub fn s3_event(records: &[RawRecord<'_>]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut object = json!({ "key": r.raw_key, "sequencer": format!("{:016X}", i + 1) });
+            if let Some(size) = r.size {
+                object["size"] = json!(size);
+                object["eTag"] = json!("0123456789abcdef0123456789abcdef");
+            }
+            json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-26T08:00:00.000Z",
+                "eventName": r.event_name,
+                "userIdentity": { "principalId": "EXAMPLE" },
+                "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+                "responseElements": { "x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRj" },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "test",
+                    "bucket": { "name": r.bucket, "ownerIdentity": { "principalId": "EXAMPLE" }, "arn": format!("arn:aws:s3:::{}", r.bucket) },
+                    "object": object,
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The outcome of the record at `record` for `plugin`.
+pub fn outcome_of<'a>(outcomes: &'a [RecordOutcome], record: usize, plugin: &str) -> &'a RecordOutcome {
+    outcomes
+        .iter()
+        .find(|o| o.record == record && o.plugin.as_deref() == Some(plugin))
+        .unwrap_or_else(|| panic!("no outcome for record {record} and plugin {plugin:?} in {outcomes:#?}"))
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: real plugins built for wasm32-wasip2, run by the real host, through
+//! the pipeline in-process and through the `s3plug` binary.
+
+mod cli;
+mod hostile;
+mod keys;
+mod plugins;
+mod routing;
