@@ -17,10 +17,21 @@ const GUESTS: &[(&str, &str, &str)] = &[
 ];
 
 fn main() {
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().expect("tests/ sits in the workspace").to_path_buf();
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf();
     let target_dir = root.join("target").join("guests");
-    for watched in ["wit", "guest-sdk", "plugins", "Cargo.lock", ".cargo/config.toml"] {
+    for watched in [
+        "wit",
+        "guest-sdk",
+        "plugins",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -28,7 +39,7 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
@@ -36,7 +47,9 @@ fn main() {
     for (package, _, _) in GUESTS {
         command.args(["-p", package]);
     }
-    let status = command.status().expect("cannot run cargo to build the plugins");
+    let status = command
+        .status()
+        .expect("cannot run cargo to build the plugins");
     assert!(
         status.success(),
         "building the plugins for wasm32-wasip2 failed; is the target installed? \
@@ -45,10 +58,17 @@ fn main() {
 
     let mut consts = String::new();
     for (_, stem, name) in GUESTS {
-        let path = target_dir.join("wasm32-wasip2").join("release").join(format!("{stem}.wasm"));
+        let path = target_dir
+            .join("wasm32-wasip2")
+            .join("guest")
+            .join(format!("{stem}.wasm"));
         assert!(path.is_file(), "{} was not built", path.display());
-        writeln!(consts, "/// The `{stem}` component.\npub const {name}: &str = {:?};", path.display().to_string())
-            .expect("writing to a String");
+        writeln!(
+            consts,
+            "/// The `{stem}` component.\npub const {name}: &str = {:?};",
+            path.display().to_string()
+        )
+        .expect("writing to a String");
     }
     writeln!(consts, "/// Where compiled components are cached between test runs.\npub const COMPILE_CACHE: &str = {:?};", target_dir.join("compile-cache").display().to_string())
         .expect("writing to a String");

@@ -22,7 +22,11 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "s3plug", version, about = "Run S3-event handlers as sandboxed WebAssembly plugins")]
+#[command(
+    name = "s3plug",
+    version,
+    about = "Run S3-event handlers as sandboxed WebAssembly plugins"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -85,15 +89,28 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Run { config, event, store } => run(&config, &event, &store),
-        Command::Event { action, bucket, key, size, file, region } => {
-            print_event(action, bucket, key, size, file.as_deref(), region)
-        }
+        Command::Run {
+            config,
+            event,
+            store,
+        } => run(&config, &event, &store),
+        Command::Event {
+            action,
+            bucket,
+            key,
+            size,
+            file,
+            region,
+        } => print_event(action, bucket, key, size, file.as_deref(), region),
         Command::Check { config } => check(&config),
     };
     match result {
@@ -109,7 +126,9 @@ pub fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("S3PLUG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,plugin=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -123,7 +142,8 @@ pub fn open_store(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
     }
     if let Some(path) = spec.strip_prefix("dir:") {
         anyhow::ensure!(!path.is_empty(), "--store dir: needs a folder, as dir:PATH");
-        let store = DirStore::new(path).with_context(|| format!("cannot open the folder {path:?}"))?;
+        let store =
+            DirStore::new(path).with_context(|| format!("cannot open the folder {path:?}"))?;
         return Ok(Arc::new(store));
     }
     anyhow::bail!("unknown store {spec:?}: use dir:PATH or memory")
@@ -139,7 +159,9 @@ fn run(config_path: &Path, event: &str, store: &str) -> anyhow::Result<u8> {
     let config = Config::load(config_path)?;
     let payload = if event == "-" {
         let mut buf = Vec::new();
-        io::stdin().read_to_end(&mut buf).context("cannot read the event from stdin")?;
+        io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read the event from stdin")?;
         buf
     } else {
         std::fs::read(event).with_context(|| format!("cannot read the event {event:?}"))?
@@ -154,7 +176,11 @@ fn run(config_path: &Path, event: &str, store: &str) -> anyhow::Result<u8> {
         stdout.write_all(b"\n")?;
     }
     stdout.flush()?;
-    Ok(if outcomes.iter().any(|o| o.is_failed()) { EXIT_FAILED } else { EXIT_OK })
+    Ok(if outcomes.iter().any(|o| o.is_failed()) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 fn print_event(
@@ -165,16 +191,29 @@ fn print_event(
     file: Option<&Path>,
     region: String,
 ) -> anyhow::Result<u8> {
-    anyhow::ensure!(crate::grant::valid_bucket_name(&bucket), "{bucket:?} is not a valid bucket name");
+    anyhow::ensure!(
+        crate::grant::valid_bucket_name(&bucket),
+        "{bucket:?} is not a valid bucket name"
+    );
     crate::store::check_key(&key).map_err(anyhow::Error::msg)?;
     let (file_size, etag) = match file {
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("cannot read {path:?}"))?;
-            (Some(bytes.len() as u64), Some(crate::store::etag_of(&bytes)))
+            (
+                Some(bytes.len() as u64),
+                Some(crate::store::etag_of(&bytes)),
+            )
         }
         None => (None, None),
     };
-    let spec = EventSpec { action, bucket, key, size: size.or(file_size).unwrap_or(1024), etag, region };
+    let spec = EventSpec {
+        action,
+        bucket,
+        key,
+        size: size.or(file_size).unwrap_or(1024),
+        etag,
+        region,
+    };
     let mut stdout = io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &eventgen::notification(&spec))?;
     stdout.write_all(b"\n")?;
@@ -193,7 +232,12 @@ fn check(config_path: &Path) -> anyhow::Result<u8> {
             spec.name,
             spec.wasm.display(),
             spec.trigger,
-            spec.trigger.events.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            spec.trigger
+                .events
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
             plugin.load_kind,
             plugin.load_time.as_secs_f64() * 1e3,
         )?;

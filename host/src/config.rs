@@ -45,7 +45,9 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl Default for HostSettings {
     fn default() -> Self {
-        Self { concurrency: DEFAULT_CONCURRENCY }
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+        }
     }
 }
 
@@ -95,11 +97,25 @@ const CONCURRENCY: RangeInclusive<u64> = 1..=1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path:?}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: {plugin}{message}")]
-    Syntax { path: String, line: usize, column: usize, plugin: String, message: String },
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        plugin: String,
+        message: String,
+    },
     #[error("{path}: plugin {plugin:?}: key {key:?}: {message}")]
-    Invalid { path: String, plugin: String, key: String, message: String },
+    Invalid {
+        path: String,
+        plugin: String,
+        key: String,
+        message: String,
+    },
     #[error("{path}: {message}")]
     File { path: String, message: String },
 }
@@ -161,8 +177,10 @@ pub const DEFAULT_EVENTS: &str = "s3:ObjectCreated:*";
 impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, &path.display().to_string(), base).map(|mut config| {
             config.path = path.to_owned();
@@ -173,7 +191,8 @@ impl Config {
     /// Checks a configuration given as text; relative `wasm` paths are resolved against
     /// `base`. `origin` names the text in error messages.
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|err| syntax_error(text, origin, &err))?;
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|err| syntax_error(text, origin, &err))?;
         let invalid = |plugin: &str, key: &str, message: String| ConfigError::Invalid {
             path: origin.to_owned(),
             plugin: plugin.to_owned(),
@@ -191,12 +210,21 @@ impl Config {
         for entry in file.plugin {
             let name = entry.name.clone();
             if !valid_plugin_name(&name) {
-                return Err(invalid(&name, "name", "use 1 to 64 of a-z, 0-9, - and _".to_owned()));
+                return Err(invalid(
+                    &name,
+                    "name",
+                    "use 1 to 64 of a-z, 0-9, - and _".to_owned(),
+                ));
             }
             if plugins.iter().any(|p| p.name == name) {
-                return Err(invalid(&name, "name", "two plugins have this name".to_owned()));
+                return Err(invalid(
+                    &name,
+                    "name",
+                    "two plugins have this name".to_owned(),
+                ));
             }
-            let spec = check_entry(entry, base).map_err(|(key, message)| invalid(&name, &key, message))?;
+            let spec =
+                check_entry(entry, base).map_err(|(key, message)| invalid(&name, &key, message))?;
             plugins.push(spec);
         }
         if plugins.is_empty() {
@@ -205,19 +233,28 @@ impl Config {
                 message: "no [[plugin]] entries: nothing would run".to_owned(),
             });
         }
-        Ok(Self { path: PathBuf::from(origin), host: HostSettings { concurrency }, plugins })
+        Ok(Self {
+            path: PathBuf::from(origin),
+            host: HostSettings { concurrency },
+            plugins,
+        })
     }
 }
 
 fn valid_plugin_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Checks one entry; an error is (key, message).
 fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, String)> {
     let wasm = if entry.wasm.starts_with("s3://") {
-        return Err(("wasm".into(), "s3:// plugin locations are not supported by this build".into()));
+        return Err((
+            "wasm".into(),
+            "s3:// plugin locations are not supported by this build".into(),
+        ));
     } else if entry.wasm.is_empty() {
         return Err(("wasm".into(), "is empty".into()));
     } else {
@@ -225,11 +262,20 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
     };
     let trigger = &entry.trigger;
     if !valid_bucket_name(&trigger.bucket) {
-        return Err(("trigger.bucket".into(), format!("{:?} is not a valid bucket name", trigger.bucket)));
+        return Err((
+            "trigger.bucket".into(),
+            format!("{:?} is not a valid bucket name", trigger.bucket),
+        ));
     }
-    let event_texts = trigger.events.clone().unwrap_or_else(|| vec![DEFAULT_EVENTS.to_owned()]);
+    let event_texts = trigger
+        .events
+        .clone()
+        .unwrap_or_else(|| vec![DEFAULT_EVENTS.to_owned()]);
     if event_texts.is_empty() {
-        return Err(("trigger.events".into(), "is empty: the plugin would never run".into()));
+        return Err((
+            "trigger.events".into(),
+            "is empty: the plugin would never run".into(),
+        ));
     }
     let events = event_texts
         .iter()
@@ -237,13 +283,17 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
         .collect::<Result<Vec<_>, _>>()
         .map_err(|message| ("trigger.events".to_owned(), message))?;
     let grants = |key: &str, list: &[String]| {
-        list.iter().map(|g| g.parse::<Grant>()).collect::<Result<Vec<_>, _>>().map_err(|m| (key.to_owned(), m))
+        list.iter()
+            .map(|g| g.parse::<Grant>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| (key.to_owned(), m))
     };
     let limits = &entry.limits;
-    let limit = |key: &str, value: Option<u64>, range: RangeInclusive<u64>, default: u64| match value {
-        Some(value) => in_range(value, range).map_err(|m| (format!("limits.{key}"), m)),
-        None => Ok(default),
-    };
+    let limit =
+        |key: &str, value: Option<u64>, range: RangeInclusive<u64>, default: u64| match value {
+            Some(value) => in_range(value, range).map_err(|m| (format!("limits.{key}"), m)),
+            None => Ok(default),
+        };
     let limits = Limits {
         timeout: Duration::from_millis(limit(
             "timeout_ms",
@@ -251,11 +301,24 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
             TIMEOUT_MS,
             DEFAULT_LIMITS.timeout.as_millis() as u64,
         )?),
-        memory_bytes: (limit("memory_mib", limits.memory_mib, MEMORY_MIB, (DEFAULT_LIMITS.memory_bytes >> 20) as u64)?
-            << 20) as usize,
-        max_writes: limit("max_writes", limits.max_writes, MAX_WRITES, DEFAULT_LIMITS.max_writes.into())? as u32,
-        max_log_lines: limit("max_log_lines", limits.max_log_lines, MAX_LOG_LINES, DEFAULT_LIMITS.max_log_lines.into())?
-            as u32,
+        memory_bytes: (limit(
+            "memory_mib",
+            limits.memory_mib,
+            MEMORY_MIB,
+            (DEFAULT_LIMITS.memory_bytes >> 20) as u64,
+        )? << 20) as usize,
+        max_writes: limit(
+            "max_writes",
+            limits.max_writes,
+            MAX_WRITES,
+            DEFAULT_LIMITS.max_writes.into(),
+        )? as u32,
+        max_log_lines: limit(
+            "max_log_lines",
+            limits.max_log_lines,
+            MAX_LOG_LINES,
+            DEFAULT_LIMITS.max_log_lines.into(),
+        )? as u32,
     };
     let mut config = BTreeMap::new();
     for (key, value) in entry.config {
@@ -266,7 +329,10 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Datetime(d) => d.to_string(),
             toml::Value::Array(_) | toml::Value::Table(_) => {
-                return Err((format!("config.{key}"), "must be a string, number or boolean".into()));
+                return Err((
+                    format!("config.{key}"),
+                    "must be a string, number or boolean".into(),
+                ));
             }
         };
         config.insert(key, text);
@@ -280,7 +346,10 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
             suffix: entry.trigger.suffix,
             events,
         },
-        grants: Grants { read: grants("read", &entry.read)?, write: grants("write", &entry.write)? },
+        grants: Grants {
+            read: grants("read", &entry.read)?,
+            write: grants("write", &entry.write)?,
+        },
         limits,
         config,
     })
@@ -290,7 +359,11 @@ fn in_range(value: u64, range: RangeInclusive<u64>) -> Result<u64, String> {
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(format!("must be between {} and {}, got {value}", range.start(), range.end()))
+        Err(format!(
+            "must be between {} and {}, got {value}",
+            range.start(),
+            range.end()
+        ))
     }
 }
 
@@ -305,7 +378,9 @@ fn syntax_error(text: &str, origin: &str, err: &toml::de::Error) -> ConfigError 
         path: origin.to_owned(),
         line,
         column,
-        plugin: enclosing_plugin(text, offset).map(|name| format!("plugin {name:?}: ")).unwrap_or_default(),
+        plugin: enclosing_plugin(text, offset)
+            .map(|name| format!("plugin {name:?}: "))
+            .unwrap_or_default(),
         message: err.message().trim().to_owned(),
     }
 }
@@ -326,10 +401,14 @@ fn enclosing_plugin(text: &str, offset: usize) -> Option<String> {
         start += line.len();
     }
     let entry = &text[current?..];
-    entry.lines().skip(1).take_while(|l| !l.trim().starts_with('[')).find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        (key.trim() == "name").then(|| value.trim().trim_matches('"').to_owned())
-    })
+    entry
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().starts_with('['))
+        .find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "name").then(|| value.trim().trim_matches('"').to_owned())
+        })
 }
 
 #[cfg(test)]

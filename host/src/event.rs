@@ -95,7 +95,10 @@ pub fn decode(payload: &[u8]) -> Result<DecodedEvent, DecodeError> {
 /// Decodes an invocation payload that is already parsed.
 pub fn decode_value(value: Value) -> Result<DecodedEvent, DecodeError> {
     let Value::Object(map) = value else {
-        return Err(DecodeError::Unrecognised(format!("expected an object, got {}", kind_of(&value))));
+        return Err(DecodeError::Unrecognised(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
     };
     if let Some(records) = map.get("Records").and_then(Value::as_array) {
         let first_source = records.first().and_then(record_source);
@@ -111,17 +114,27 @@ pub fn decode_value(value: Value) -> Result<DecodedEvent, DecodeError> {
     if is_test_event(&map) {
         return Ok(DecodedEvent {
             envelope: Envelope::S3,
-            items: vec![EventItem { message_id: None, kind: ItemKind::Test }],
+            items: vec![EventItem {
+                message_id: None,
+                kind: ItemKind::Test,
+            }],
         });
     }
-    if map.get("source").and_then(Value::as_str) == Some("aws.s3") && map.contains_key("detail-type") {
+    if map.get("source").and_then(Value::as_str) == Some("aws.s3")
+        && map.contains_key("detail-type")
+    {
         return Ok(DecodedEvent {
             envelope: Envelope::EventBridge,
-            items: vec![EventItem { message_id: None, kind: decode_eventbridge(Value::Object(map)) }],
+            items: vec![EventItem {
+                message_id: None,
+                kind: decode_eventbridge(Value::Object(map)),
+            }],
         });
     }
     let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
-    Err(DecodeError::Unrecognised(format!("top-level keys {keys:?}")))
+    Err(DecodeError::Unrecognised(format!(
+        "top-level keys {keys:?}"
+    )))
 }
 
 /// `eventSource` (SQS, S3) or `EventSource` (SNS) of one record.
@@ -163,7 +176,10 @@ fn decode_sqs(value: Value) -> DecodedEvent {
         }
         Err(err) => items.push(invalid(None, format!("malformed SQS event: {err}"))),
     }
-    DecodedEvent { envelope: Envelope::Sqs, items }
+    DecodedEvent {
+        envelope: Envelope::Sqs,
+        items,
+    }
 }
 
 fn decode_sns(value: Value) -> DecodedEvent {
@@ -177,26 +193,43 @@ fn decode_sns(value: Value) -> DecodedEvent {
         }
         Err(err) => items.push(invalid(None, format!("malformed SNS event: {err}"))),
     }
-    DecodedEvent { envelope: Envelope::Sns, items }
+    DecodedEvent {
+        envelope: Envelope::Sns,
+        items,
+    }
 }
 
 /// Adds the items of a nested body (an SQS message or an SNS message) under one message id.
-fn push_nested(items: &mut Vec<EventItem>, message_id: Option<String>, decoded: Result<Vec<ItemKind>, String>) {
+fn push_nested(
+    items: &mut Vec<EventItem>,
+    message_id: Option<String>,
+    decoded: Result<Vec<ItemKind>, String>,
+) {
     match decoded {
-        Ok(kinds) if kinds.is_empty() => items.push(invalid(message_id, "message carries no S3 records".to_owned())),
-        Ok(kinds) => items.extend(kinds.into_iter().map(|kind| EventItem { message_id: message_id.clone(), kind })),
+        Ok(kinds) if kinds.is_empty() => items.push(invalid(
+            message_id,
+            "message carries no S3 records".to_owned(),
+        )),
+        Ok(kinds) => items.extend(kinds.into_iter().map(|kind| EventItem {
+            message_id: message_id.clone(),
+            kind,
+        })),
         Err(reason) => items.push(invalid(message_id, reason)),
     }
 }
 
 fn invalid(message_id: Option<String>, reason: String) -> EventItem {
-    EventItem { message_id, kind: ItemKind::Invalid(reason) }
+    EventItem {
+        message_id,
+        kind: ItemKind::Invalid(reason),
+    }
 }
 
 /// Decodes the body of an SQS or SNS message: an S3 notification, S3's test message, an SNS
 /// notification (SQS subscribed to SNS without raw delivery) or an EventBridge event.
 fn decode_body(body: &str) -> Result<Vec<ItemKind>, String> {
-    let value: Value = serde_json::from_str(body).map_err(|err| format!("message body is not JSON: {err}"))?;
+    let value: Value =
+        serde_json::from_str(body).map_err(|err| format!("message body is not JSON: {err}"))?;
     if value.get("Type").and_then(Value::as_str) == Some("Notification") {
         let inner = value
             .get("Message")
@@ -232,7 +265,11 @@ fn decode_s3_record(record: &Value) -> Result<S3Record, String> {
     let bucket = record.pointer("/s3/bucket/name").and_then(Value::as_str);
     let raw_key = record.pointer("/s3/object/key").and_then(Value::as_str);
     let (Some(bucket), Some(raw_key)) = (bucket, raw_key) else {
-        let missing = if bucket.is_none() { "s3.bucket.name" } else { "s3.object.key" };
+        let missing = if bucket.is_none() {
+            "s3.bucket.name"
+        } else {
+            "s3.object.key"
+        };
         return Err(format!("S3 record has no {missing}"));
     };
     if bucket.is_empty() || raw_key.is_empty() {
@@ -249,10 +286,14 @@ fn decode_s3_record(record: &Value) -> Result<S3Record, String> {
             filled.insert(name.to_owned(), empty);
         }
     }
-    let parsed: S3EventRecord =
-        serde_json::from_value(Value::Object(filled)).map_err(|err| format!("malformed S3 record: {err}"))?;
+    let parsed: S3EventRecord = serde_json::from_value(Value::Object(filled))
+        .map_err(|err| format!("malformed S3 record: {err}"))?;
     let key = s3key::decode(raw_key).map_err(|err| err.to_string())?;
-    let size = parsed.s3.object.size.and_then(|size| u64::try_from(size).ok());
+    let size = parsed
+        .s3
+        .object
+        .size
+        .and_then(|size| u64::try_from(size).ok());
     Ok(S3Record {
         event_name: normalise_event_name(parsed.event_name.as_deref().unwrap_or_default()),
         event_time: rfc3339(&parsed.event_time),
@@ -260,7 +301,11 @@ fn decode_s3_record(record: &Value) -> Result<S3Record, String> {
         key,
         raw_key: raw_key.to_owned(),
         size,
-        etag: parsed.s3.object.e_tag.map(|etag| etag.trim_matches('"').to_owned()),
+        etag: parsed
+            .s3
+            .object
+            .e_tag
+            .map(|etag| etag.trim_matches('"').to_owned()),
         version_id: parsed.s3.object.version_id.filter(|v| !v.is_empty()),
         sequencer: parsed.s3.object.sequencer,
         region: parsed.aws_region.filter(|r| !r.is_empty()),
@@ -312,23 +357,40 @@ struct DetailObject {
 fn decode_eventbridge(value: Value) -> ItemKind {
     let event: EventBridgeEvent<S3Detail> = match serde_json::from_value(value) {
         Ok(event) => event,
-        Err(err) => return ItemKind::Invalid(format!("malformed EventBridge event from aws.s3: {err}")),
+        Err(err) => {
+            return ItemKind::Invalid(format!("malformed EventBridge event from aws.s3: {err}"));
+        }
     };
     let detail = event.detail;
     let bucket = detail.bucket.and_then(|b| b.name).filter(|b| !b.is_empty());
     let object = detail.object;
-    let key = object.as_ref().and_then(|o| o.key.clone()).filter(|k| !k.is_empty());
+    let key = object
+        .as_ref()
+        .and_then(|o| o.key.clone())
+        .filter(|k| !k.is_empty());
     let (Some(bucket), Some(key), Some(object)) = (bucket, key, object) else {
-        return ItemKind::Invalid(format!("EventBridge {:?} event has no bucket name or object key", event.detail_type));
+        return ItemKind::Invalid(format!(
+            "EventBridge {:?} event has no bucket name or object key",
+            event.detail_type
+        ));
     };
-    let Some(event_name) =
-        eventbridge_event_name(&event.detail_type, detail.reason.as_deref(), detail.deletion_type.as_deref())
-    else {
-        return ItemKind::Invalid(format!("EventBridge detail type {:?} is not an object event", event.detail_type));
+    let Some(event_name) = eventbridge_event_name(
+        &event.detail_type,
+        detail.reason.as_deref(),
+        detail.deletion_type.as_deref(),
+    ) else {
+        return ItemKind::Invalid(format!(
+            "EventBridge detail type {:?} is not an object event",
+            event.detail_type
+        ));
     };
     ItemKind::Record(Box::new(S3Record {
         event_name: event_name.to_owned(),
-        event_time: event.time.as_ref().map(rfc3339).unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned()),
+        event_time: event
+            .time
+            .as_ref()
+            .map(rfc3339)
+            .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned()),
         bucket,
         raw_key: key.clone(),
         key,
@@ -342,7 +404,11 @@ fn decode_eventbridge(value: Value) -> ItemKind {
     }))
 }
 
-fn eventbridge_event_name(detail_type: &str, reason: Option<&str>, deletion: Option<&str>) -> Option<&'static str> {
+fn eventbridge_event_name(
+    detail_type: &str,
+    reason: Option<&str>,
+    deletion: Option<&str>,
+) -> Option<&'static str> {
     let marker = deletion == Some("Delete Marker Created");
     let lifecycle = reason == Some("Lifecycle Expiration");
     Some(match detail_type {

@@ -35,7 +35,9 @@ pub fn notification(spec: &EventSpec) -> Value {
 }
 
 fn record(spec: &EventSpec) -> Value {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let seed = Sha256::digest(format!("{}/{}/{}", spec.bucket, spec.key, now.as_nanos()));
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<String>();
     let time = chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
@@ -98,9 +100,14 @@ mod tests {
             region: "eu-west-1".into(),
         };
         let value = notification(&spec);
-        assert_eq!(value.pointer("/Records/0/s3/object/key").unwrap(), "in/my+photo%2B1+%C3%A9.jpg");
+        assert_eq!(
+            value.pointer("/Records/0/s3/object/key").unwrap(),
+            "in/my+photo%2B1+%C3%A9.jpg"
+        );
         let decoded = event::decode_value(value).unwrap();
-        let ItemKind::Record(record) = &decoded.items[0].kind else { panic!("not a record") };
+        let ItemKind::Record(record) = &decoded.items[0].kind else {
+            panic!("not a record")
+        };
         assert_eq!(record.key, "in/my photo+1 é.jpg");
         assert_eq!(record.event_name, "ObjectCreated:Put");
         assert_eq!(record.size, Some(42));
@@ -119,7 +126,9 @@ mod tests {
             region: "us-east-1".into(),
         };
         let decoded = event::decode_value(notification(&spec)).unwrap();
-        let ItemKind::Record(record) = &decoded.items[0].kind else { panic!("not a record") };
+        let ItemKind::Record(record) = &decoded.items[0].kind else {
+            panic!("not a record")
+        };
         assert_eq!(record.event_name, "ObjectRemoved:Delete");
         assert_eq!(record.size, None);
         assert!(record.sequencer.is_some());

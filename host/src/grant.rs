@@ -32,15 +32,24 @@ impl FromStr for Grant {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (bucket, prefix) = text.split_once('/').unwrap_or((text, ""));
         if bucket.is_empty() {
-            return Err(format!("grant {text:?} has no bucket: write it as \"bucket/prefix\""));
+            return Err(format!(
+                "grant {text:?} has no bucket: write it as \"bucket/prefix\""
+            ));
         }
         if bucket.contains(['*', '?']) || prefix.contains('*') {
-            return Err(format!("grant {text:?} has a wildcard: grants are plain bucket/prefix strings"));
+            return Err(format!(
+                "grant {text:?} has a wildcard: grants are plain bucket/prefix strings"
+            ));
         }
         if !valid_bucket_name(bucket) {
-            return Err(format!("grant {text:?}: {bucket:?} is not a valid bucket name"));
+            return Err(format!(
+                "grant {text:?}: {bucket:?} is not a valid bucket name"
+            ));
         }
-        Ok(Self { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
     }
 }
 
@@ -56,7 +65,9 @@ impl fmt::Display for Grant {
 pub fn valid_bucket_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (3..=63).contains(&bytes.len())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
         && !name.contains("..")
@@ -95,13 +106,17 @@ impl Grants {
 
     /// Whether `access` to one object is granted (the triggering object aside).
     pub fn allows(&self, access: Access, bucket: &str, key: &str) -> bool {
-        self.list(access).iter().any(|grant| grant.covers(bucket, key))
+        self.list(access)
+            .iter()
+            .any(|grant| grant.covers(bucket, key))
     }
 
     /// Whether listing `bucket` under `prefix` is granted: only when a read grant covers
     /// every key the listing could return.
     pub fn allows_list(&self, bucket: &str, prefix: &str) -> bool {
-        self.read.iter().any(|grant| grant.covers_prefix(bucket, prefix))
+        self.read
+            .iter()
+            .any(|grant| grant.covers_prefix(bucket, prefix))
     }
 }
 
@@ -120,19 +135,43 @@ mod tests {
     fn parses_bucket_and_prefix() {
         assert_eq!(
             "photos/in/".parse::<Grant>().unwrap(),
-            Grant { bucket: "photos".into(), prefix: "in/".into() }
+            Grant {
+                bucket: "photos".into(),
+                prefix: "in/".into()
+            }
         );
-        assert_eq!("photos".parse::<Grant>().unwrap(), Grant { bucket: "photos".into(), prefix: "".into() });
+        assert_eq!(
+            "photos".parse::<Grant>().unwrap(),
+            Grant {
+                bucket: "photos".into(),
+                prefix: "".into()
+            }
+        );
         assert_eq!("photos/".parse::<Grant>().unwrap().prefix, "");
     }
 
     #[test]
     fn refuses_bad_grants() {
         assert!("/x".parse::<Grant>().unwrap_err().contains("no bucket"));
-        assert!("photos/*".parse::<Grant>().unwrap_err().contains("wildcard"));
+        assert!(
+            "photos/*"
+                .parse::<Grant>()
+                .unwrap_err()
+                .contains("wildcard")
+        );
         assert!("*/x".parse::<Grant>().unwrap_err().contains("wildcard"));
-        assert!("Photos/x".parse::<Grant>().unwrap_err().contains("not a valid bucket name"));
-        assert!("ab/x".parse::<Grant>().unwrap_err().contains("not a valid bucket name"));
+        assert!(
+            "Photos/x"
+                .parse::<Grant>()
+                .unwrap_err()
+                .contains("not a valid bucket name")
+        );
+        assert!(
+            "ab/x"
+                .parse::<Grant>()
+                .unwrap_err()
+                .contains("not a valid bucket name")
+        );
     }
 
     #[test]

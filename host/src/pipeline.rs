@@ -40,7 +40,12 @@ impl Pipeline {
     ) -> Result<Self, LoadError> {
         let registry = PluginRegistry::load(engine, &config.plugins, cache)?;
         let routes = RouteTable::new(config.plugins.iter().map(|p| p.trigger.clone()).collect());
-        Ok(Self { registry, routes, objects, concurrency: config.host.concurrency })
+        Ok(Self {
+            registry,
+            routes,
+            objects,
+            concurrency: config.host.concurrency,
+        })
     }
 
     pub fn registry(&self) -> &PluginRegistry {
@@ -79,7 +84,12 @@ impl Pipeline {
                 }
             });
         }
-        finished.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect()
+        finished
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Reports what needs no plugin at once, and plans a job per matching plugin.
@@ -121,7 +131,13 @@ impl Pipeline {
                 let mut routed = false;
                 for plugin in self.routes.plugins_for(record) {
                     routed = true;
-                    jobs.push(Job { slot: outcomes.len(), record_index: index, message_id, record, plugin });
+                    jobs.push(Job {
+                        slot: outcomes.len(),
+                        record_index: index,
+                        message_id,
+                        record,
+                        plugin,
+                    });
                     outcomes.push(None);
                 }
                 if !routed {
@@ -156,7 +172,10 @@ impl Pipeline {
             usage: None,
         };
         let Some(plugin) = self.registry.get(job.plugin) else {
-            let failure = Failure::new(FailureKind::Internal, format!("no plugin at index {}", job.plugin));
+            let failure = Failure::new(
+                FailureKind::Internal,
+                format!("no plugin at index {}", job.plugin),
+            );
             outcome.error = Some(failure.to_string());
             outcome.reason = Some(failure.kind);
             return outcome;
@@ -187,9 +206,27 @@ impl Pipeline {
 }
 
 fn log_outcome(outcome: &RecordOutcome) {
-    let (plugin, bucket, key) = (outcome.plugin.as_deref(), outcome.bucket.as_deref(), outcome.key.as_deref());
+    let (plugin, bucket, key) = (
+        outcome.plugin.as_deref(),
+        outcome.bucket.as_deref(),
+        outcome.key.as_deref(),
+    );
     match &outcome.error {
-        Some(error) => tracing::warn!(plugin, bucket, key, duration_ms = outcome.duration_ms, status = "failed", "{error}"),
-        None => tracing::info!(plugin, bucket, key, duration_ms = outcome.duration_ms, status = "ok", "record done"),
+        Some(error) => tracing::warn!(
+            plugin,
+            bucket,
+            key,
+            duration_ms = outcome.duration_ms,
+            status = "failed",
+            "{error}"
+        ),
+        None => tracing::info!(
+            plugin,
+            bucket,
+            key,
+            duration_ms = outcome.duration_ms,
+            status = "ok",
+            "record done"
+        ),
     }
 }

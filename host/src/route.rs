@@ -44,24 +44,44 @@ impl EventPattern {
             ));
         }
         match name {
-            Some("*") => Ok(Self { stem: format!("{category}:"), wildcard: true }),
+            Some("*") => Ok(Self {
+                stem: format!("{category}:"),
+                wildcard: true,
+            }),
             Some(name) if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                Ok(Self { stem: body.to_owned(), wildcard: false })
+                Ok(Self {
+                    stem: body.to_owned(),
+                    wildcard: false,
+                })
             }
-            Some(_) => Err(format!("bad event type {text:?}: the name after the category is a word or *")),
-            None => Ok(Self { stem: category.to_owned(), wildcard: false }),
+            Some(_) => Err(format!(
+                "bad event type {text:?}: the name after the category is a word or *"
+            )),
+            None => Ok(Self {
+                stem: category.to_owned(),
+                wildcard: false,
+            }),
         }
     }
 
     /// Whether a record's event name (`ObjectCreated:Put`, no `s3:`) matches.
     pub fn matches(&self, event_name: &str) -> bool {
-        if self.wildcard { event_name.starts_with(&self.stem) } else { event_name == self.stem }
+        if self.wildcard {
+            event_name.starts_with(&self.stem)
+        } else {
+            event_name == self.stem
+        }
     }
 }
 
 impl fmt::Display for EventPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3:{}{}", self.stem, if self.wildcard { "*" } else { "" })
+        write!(
+            f,
+            "s3:{}{}",
+            self.stem,
+            if self.wildcard { "*" } else { "" }
+        )
     }
 }
 
@@ -80,7 +100,10 @@ impl Trigger {
         record.bucket == self.bucket
             && record.key.starts_with(&self.prefix)
             && record.key.ends_with(&self.suffix)
-            && self.events.iter().any(|pattern| pattern.matches(&record.event_name))
+            && self
+                .events
+                .iter()
+                .any(|pattern| pattern.matches(&record.event_name))
     }
 }
 
@@ -104,7 +127,11 @@ impl RouteTable {
 
     /// The indices of the plugins a record goes to, in config order.
     pub fn plugins_for<'a>(&'a self, record: &'a S3Record) -> impl Iterator<Item = usize> + 'a {
-        self.triggers.iter().enumerate().filter(|(_, trigger)| trigger.matches(record)).map(|(index, _)| index)
+        self.triggers
+            .iter()
+            .enumerate()
+            .filter(|(_, trigger)| trigger.matches(record))
+            .map(|(index, _)| index)
     }
 }
 
@@ -134,7 +161,10 @@ mod tests {
             bucket: "photos".to_owned(),
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
-            events: events.iter().map(|e| EventPattern::parse(e).unwrap()).collect(),
+            events: events
+                .iter()
+                .map(|e| EventPattern::parse(e).unwrap())
+                .collect(),
         }
     }
 
@@ -159,9 +189,21 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused_with_the_reason() {
-        assert!(EventPattern::parse("s3:ObjectMade:*").unwrap_err().contains("unknown event type"));
-        assert!(EventPattern::parse("s3:ObjectCreated:").unwrap_err().contains("bad event type"));
-        assert!(EventPattern::parse("s3:ObjectCreated:P*").unwrap_err().contains("bad event type"));
+        assert!(
+            EventPattern::parse("s3:ObjectMade:*")
+                .unwrap_err()
+                .contains("unknown event type")
+        );
+        assert!(
+            EventPattern::parse("s3:ObjectCreated:")
+                .unwrap_err()
+                .contains("bad event type")
+        );
+        assert!(
+            EventPattern::parse("s3:ObjectCreated:P*")
+                .unwrap_err()
+                .contains("bad event type")
+        );
     }
 
     #[test]

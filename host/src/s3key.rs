@@ -21,7 +21,9 @@ pub fn decode(raw: &str) -> Result<String, KeyDecodeError> {
     percent_decode_str(&spaced)
         .decode_utf8()
         .map(|key| key.into_owned())
-        .map_err(|_| KeyDecodeError { raw: raw.to_owned() })
+        .map_err(|_| KeyDecodeError {
+            raw: raw.to_owned(),
+        })
 }
 
 /// Who encoded a key: the senders differ on `/`.
@@ -85,7 +87,11 @@ mod tests {
     fn encoding_round_trips() {
         for key in ["plain.txt", "a b+c%d/é/☃", "x=1&y=2?#", "  leading", "a//b"] {
             for style in [KeyStyle::Aws, KeyStyle::EncodedSlash] {
-                assert_eq!(decode(&encode(key, style)).unwrap(), key, "{key:?} {style:?}");
+                assert_eq!(
+                    decode(&encode(key, style)).unwrap(),
+                    key,
+                    "{key:?} {style:?}"
+                );
             }
         }
     }

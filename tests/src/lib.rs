@@ -27,20 +27,31 @@ pub fn compile_cache() -> CompileCache {
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_path_buf()
 }
 
 /// The `s3plug` binary built next to the test binary (`cargo build -p s3plug` builds it;
 /// scripts/test does so before the tests).
 pub fn s3plug_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("test binaries live in <target>/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in <target>/<profile>/deps");
     let bin = profile_dir.join("s3plug");
-    assert!(bin.is_file(), "{} is missing: run `cargo build -p s3plug` first (scripts/test does)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p s3plug` first (scripts/test does)",
+        bin.display()
+    );
     bin
 }
 
 /// A configuration and an in-memory store, with every plugin loaded.
+#[derive(Debug)]
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub store: MemoryStore,
@@ -58,12 +69,18 @@ impl Harness {
         let objects: Arc<dyn ObjectStore> = Arc::new(store.clone());
         let pipeline = Pipeline::new(engine(), &config, objects, Some(&compile_cache()))
             .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
-        Self { dir, store, pipeline }
+        Self {
+            dir,
+            store,
+            pipeline,
+        }
     }
 
     /// Stores an object.
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        self.store.put(bucket, key, body, &PutOptions::default()).expect("the memory store takes any object");
+        self.store
+            .put(bucket, key, body, &PutOptions::default())
+            .expect("the memory store takes any object");
     }
 
     /// Runs an event (JSON) through the pipeline.
@@ -86,7 +103,12 @@ pub struct RawRecord<'a> {
 impl<'a> RawRecord<'a> {
     /// An `ObjectCreated:Put` of `raw_key`.
     pub fn put(bucket: &'a str, raw_key: &'a str) -> Self {
-        Self { bucket, raw_key, event_name: "ObjectCreated:Put", size: Some(1) }
+        Self {
+            bucket,
+            raw_key,
+            event_name: "ObjectCreated:Put",
+            size: Some(1),
+        }
     }
 }
 
@@ -123,9 +145,15 @@ pub fn s3_event(records: &[RawRecord<'_>]) -> Value {
 }
 
 /// The outcome of the record at `record` for `plugin`.
-pub fn outcome_of<'a>(outcomes: &'a [RecordOutcome], record: usize, plugin: &str) -> &'a RecordOutcome {
+pub fn outcome_of<'a>(
+    outcomes: &'a [RecordOutcome],
+    record: usize,
+    plugin: &str,
+) -> &'a RecordOutcome {
     outcomes
         .iter()
         .find(|o| o.record == record && o.plugin.as_deref() == Some(plugin))
-        .unwrap_or_else(|| panic!("no outcome for record {record} and plugin {plugin:?} in {outcomes:#?}"))
+        .unwrap_or_else(|| {
+            panic!("no outcome for record {record} and plugin {plugin:?} in {outcomes:#?}")
+        })
 }

@@ -39,7 +39,9 @@ fn a_full_entry_is_read() {
 
 #[test]
 fn defaults_fill_what_is_left_out() {
-    let config = parse("[[plugin]]\nname = \"a\"\nwasm = \"/a.wasm\"\ntrigger = { bucket = \"photos\" }\n").unwrap();
+    let config =
+        parse("[[plugin]]\nname = \"a\"\nwasm = \"/a.wasm\"\ntrigger = { bucket = \"photos\" }\n")
+            .unwrap();
     let plugin = &config.plugins[0];
     assert_eq!(plugin.wasm, Path::new("/a.wasm"));
     assert_eq!(plugin.limits, DEFAULT_LIMITS);
@@ -56,10 +58,17 @@ fn unknown_keys_name_the_plugin_the_key_and_the_line() {
     assert!(err.contains("limitz"), "{err}");
     assert!(err.starts_with("s3plug.toml:11:"), "{err}");
 
-    let err = parse(&FULL.replace("max_writes = 4", "max_writez = 4")).unwrap_err().to_string();
-    assert!(err.contains("plugin \"thumbnail\"") && err.contains("max_writez"), "{err}");
+    let err = parse(&FULL.replace("max_writes = 4", "max_writez = 4"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("plugin \"thumbnail\"") && err.contains("max_writez"),
+        "{err}"
+    );
 
-    let err = parse(&FULL.replace("[host]", "[hots]")).unwrap_err().to_string();
+    let err = parse(&FULL.replace("[host]", "[hots]"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("hots") && !err.contains("plugin \""), "{err}");
 }
 
@@ -67,8 +76,16 @@ fn unknown_keys_name_the_plugin_the_key_and_the_line() {
 fn bad_values_name_the_plugin_and_the_key() {
     for (from, to, key) in [
         ("timeout_ms = 3000", "timeout_ms = 0", "limits.timeout_ms"),
-        ("memory_mib = 128", "memory_mib = 100000", "limits.memory_mib"),
-        ("\"s3:ObjectCreated:*\"", "\"s3:ObjectMade:*\"", "trigger.events"),
+        (
+            "memory_mib = 128",
+            "memory_mib = 100000",
+            "limits.memory_mib",
+        ),
+        (
+            "\"s3:ObjectCreated:*\"",
+            "\"s3:ObjectMade:*\"",
+            "trigger.events",
+        ),
         ("\"photos-thumbs/\"", "\"Photos/\"", "write"),
         ("bucket = \"photos\"", "bucket = \"\"", "trigger.bucket"),
         ("name = \"x\"", "name = [1]", "config.name"),
@@ -78,22 +95,45 @@ fn bad_values_name_the_plugin_and_the_key() {
         assert_ne!(text, FULL, "{from}");
         let err = parse(&text).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains(&format!("key {key:?}")), "{key}: {message}");
-        assert!(matches!(err, ConfigError::Invalid { .. }), "{key}: {message}");
+        assert!(
+            message.contains(&format!("key {key:?}")),
+            "{key}: {message}"
+        );
+        assert!(
+            matches!(err, ConfigError::Invalid { .. }),
+            "{key}: {message}"
+        );
     }
 }
 
 #[test]
 fn wrong_types_are_syntax_errors_with_the_plugin() {
-    let err = parse(&FULL.replace("max_writes = 4", "max_writes = \"four\"")).unwrap_err().to_string();
-    assert!(err.contains("plugin \"thumbnail\"") && err.contains(":11:"), "{err}");
+    let err = parse(&FULL.replace("max_writes = 4", "max_writes = \"four\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("plugin \"thumbnail\"") && err.contains(":11:"),
+        "{err}"
+    );
 }
 
 #[test]
 fn duplicate_names_and_empty_configs_are_refused() {
     let twice = format!("{FULL}\n{}", FULL.replace("[host]\nconcurrency = 4\n", ""));
-    assert!(parse(&twice).unwrap_err().to_string().contains("two plugins have this name"));
-    assert!(parse("").unwrap_err().to_string().contains("no [[plugin]] entries"));
-    let err = parse(&FULL.replace("concurrency = 4", "concurrency = 0")).unwrap_err().to_string();
+    assert!(
+        parse(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("two plugins have this name")
+    );
+    assert!(
+        parse("")
+            .unwrap_err()
+            .to_string()
+            .contains("no [[plugin]] entries")
+    );
+    let err = parse(&FULL.replace("concurrency = 4", "concurrency = 0"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("host.concurrency"), "{err}");
 }

@@ -98,7 +98,13 @@ fn the_test_event_is_recognised() {
     let event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-26T08:00:00.000Z",
                        "Bucket": "photos", "RequestId": "R", "HostId": "H"});
     let decoded = decode_value(event).unwrap();
-    assert_eq!(decoded.items, vec![EventItem { message_id: None, kind: ItemKind::Test }]);
+    assert_eq!(
+        decoded.items,
+        vec![EventItem {
+            message_id: None,
+            kind: ItemKind::Test
+        }]
+    );
 }
 
 #[test]
@@ -106,17 +112,26 @@ fn a_record_without_bucket_or_key_is_invalid_alone() {
     let mut event = s3_notification("a");
     let second = event["Records"][0].clone();
     event["Records"].as_array_mut().unwrap().push(second);
-    event["Records"][0]["s3"]["bucket"].as_object_mut().unwrap().remove("name");
+    event["Records"][0]["s3"]["bucket"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
     let decoded = decode_value(event).unwrap();
-    assert!(matches!(&decoded.items[0].kind, ItemKind::Invalid(why) if why.contains("s3.bucket.name")));
+    assert!(
+        matches!(&decoded.items[0].kind, ItemKind::Invalid(why) if why.contains("s3.bucket.name"))
+    );
     assert!(matches!(&decoded.items[1].kind, ItemKind::Record(_)));
 }
 
 #[test]
 fn payloads_that_are_no_event_are_refused() {
     assert!(matches!(decode(b"{nope"), Err(DecodeError::NotJson(_))));
-    assert!(matches!(decode(b"[1,2]"), Err(DecodeError::Unrecognised(m)) if m.contains("an array")));
-    assert!(matches!(decode(br#"{"hello": 1}"#), Err(DecodeError::Unrecognised(m)) if m.contains("hello")));
+    assert!(
+        matches!(decode(b"[1,2]"), Err(DecodeError::Unrecognised(m)) if m.contains("an array"))
+    );
+    assert!(
+        matches!(decode(br#"{"hello": 1}"#), Err(DecodeError::Unrecognised(m)) if m.contains("hello"))
+    );
 }
 
 #[test]
@@ -129,16 +144,22 @@ fn sqs_messages_keep_their_ids_and_fail_alone() {
         "Timestamp": "2026-11-26T08:00:00.000Z"
     }))
     .unwrap();
-    let message = |id: &str, body: &str| json!({
-        "messageId": id, "receiptHandle": "h", "body": body, "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "x", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"
-    });
+    let message = |id: &str, body: &str| {
+        json!({
+            "messageId": id, "receiptHandle": "h", "body": body, "attributes": {}, "messageAttributes": {},
+            "md5OfBody": "x", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"
+        })
+    };
     let event = json!({"Records": [
         message("m1", &body), message("m2", "not json"), message("m3", test), message("m4", &sns)
     ]});
     let decoded = decode_value(event).unwrap();
     assert_eq!(decoded.envelope, Envelope::Sqs);
-    let ids: Vec<_> = decoded.items.iter().map(|i| i.message_id.as_deref().unwrap()).collect();
+    let ids: Vec<_> = decoded
+        .items
+        .iter()
+        .map(|i| i.message_id.as_deref().unwrap())
+        .collect();
     assert_eq!(ids, ["m1", "m2", "m3", "m4"]);
     assert!(matches!(&decoded.items[0].kind, ItemKind::Record(r) if r.key == "a.txt"));
     assert!(matches!(&decoded.items[1].kind, ItemKind::Invalid(why) if why.contains("not JSON")));

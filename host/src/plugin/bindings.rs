@@ -12,4 +12,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use s3plug::plugin::{config, log, objects, types};
+pub use self::s3plug::plugin::{config, log, objects, types};

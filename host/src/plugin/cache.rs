@@ -56,19 +56,28 @@ impl CompileCache {
 
     fn entry(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
         let mut engine_hash = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
         let digest = Sha256::digest(wasm);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{hex}-{:016x}.cwasm", engine_hash.finish()))
+        self.dir
+            .join(format!("{hex}-{:016x}.cwasm", engine_hash.finish()))
     }
 
     /// Loads a component from the cache, or compiles it and stores it there.
-    pub fn component(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, LoadKind)> {
+    pub fn component(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> wasmtime::Result<(Component, LoadKind)> {
         let entry = self.entry(engine, wasm);
         if entry.is_file() {
             match deserialize(engine, &entry) {
                 Ok(component) => return Ok((component, LoadKind::Cached)),
-                Err(err) => tracing::debug!(entry = %entry.display(), "cache entry refused, compiling again: {err}"),
+                Err(err) => {
+                    tracing::debug!(entry = %entry.display(), "cache entry refused, compiling again: {err}")
+                }
             }
         }
         let compiled = engine.precompile_component(wasm)?;
@@ -80,7 +89,10 @@ impl CompileCache {
 }
 
 /// Loads a compiled component from a file this host wrote.
-#[expect(unsafe_code, reason = "loading compiled code is the point of the cache")]
+#[expect(
+    unsafe_code,
+    reason = "loading compiled code is the point of the cache"
+)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: wasmtime requires the file to hold code it produced itself: cache entries are
     // written only by `CompileCache::component`, from `Engine::precompile_component`, and are
@@ -90,7 +102,10 @@ fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
 }
 
 /// Loads code that `Engine::precompile_component` has just produced.
-#[expect(unsafe_code, reason = "loading compiled code is the point of the cache")]
+#[expect(
+    unsafe_code,
+    reason = "loading compiled code is the point of the cache"
+)]
 fn deserialize_fresh(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `compiled` comes straight from `Engine::precompile_component` of this engine.
     unsafe { Component::deserialize(engine, compiled) }
@@ -99,7 +114,11 @@ fn deserialize_fresh(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Compo
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
     fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path)
 }

@@ -36,13 +36,15 @@ pub fn engine_config() -> Config {
 /// Without the clock no deadline would ever fire, so failing to start it fails the engine.
 fn start_epoch_clock(engine: &Engine) -> anyhow::Result<()> {
     let weak = engine.weak();
-    thread::Builder::new().name("s3plug-epoch".into()).spawn(move || {
-        while let Some(engine) = weak.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            thread::sleep(EPOCH_TICK);
-        }
-    })?;
+    thread::Builder::new()
+        .name("s3plug-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        })?;
     Ok(())
 }
 

@@ -30,7 +30,10 @@ impl LoadedPlugin {
     pub fn call(&self, objects: Arc<dyn ObjectStore>, record: &S3Record) -> CallReport {
         let started = Instant::now();
         let limits = &self.spec.limits;
-        let mut store = Store::new(self.pre.engine(), PluginState::new(self.spec.clone(), objects, record));
+        let mut store = Store::new(
+            self.pre.engine(),
+            PluginState::new(self.spec.clone(), objects, record),
+        );
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(deadline_ticks(limits.timeout));
         store.epoch_deadline_trap();
@@ -51,17 +54,27 @@ impl LoadedPlugin {
             Ok(Err(message)) => Err(returned_error(&state, message)),
             Err(err) => Err(trapped(&state, &err, duration)),
         };
-        CallReport { result, usage: state.usage, duration }
+        CallReport {
+            result,
+            usage: state.usage,
+            duration,
+        }
     }
 }
 
 /// The plugin returned `err`: a limit or a denial that came first is the real cause.
 fn returned_error(state: &PluginState, message: String) -> Failure {
     if let Some(limit) = &state.usage.limit_hit {
-        return Failure::new(FailureKind::LimitExceeded, format!("{limit}; plugin error: {message}"));
+        return Failure::new(
+            FailureKind::LimitExceeded,
+            format!("{limit}; plugin error: {message}"),
+        );
     }
     if let Some(denial) = state.usage.denials.first() {
-        return Failure::new(FailureKind::Denied, format!("{denial} is not granted; plugin error: {message}"));
+        return Failure::new(
+            FailureKind::Denied,
+            format!("{denial} is not granted; plugin error: {message}"),
+        );
     }
     Failure::new(FailureKind::PluginError, message)
 }
@@ -91,14 +104,21 @@ fn trapped(state: &PluginState, err: &wasmtime::Error, duration: Duration) -> Fa
         );
     }
     if trap == Some(Trap::StackOverflow) {
-        return Failure::new(FailureKind::StackOverflow, "the plugin recursed past its stack limit".to_owned());
+        return Failure::new(
+            FailureKind::StackOverflow,
+            "the plugin recursed past its stack limit".to_owned(),
+        );
     }
     let what = match trap {
         Some(trap) => trap.to_string(),
         None => format!("{err:#}"),
     };
     let stderr = state.stderr_text();
-    let mut message = if stderr.is_empty() { what } else { format!("{what}; stderr: {}", one_line(&stderr)) };
+    let mut message = if stderr.is_empty() {
+        what
+    } else {
+        format!("{what}; stderr: {}", one_line(&stderr))
+    };
     if let Some(denial) = state.usage.denials.first() {
         message.push_str(&format!(" (after a denied {denial})"));
     }

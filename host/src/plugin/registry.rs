@@ -49,7 +49,11 @@ pub struct PluginRegistry {
 
 impl PluginRegistry {
     /// Loads every plugin. The linker is built once and shared by all of them.
-    pub fn load(engine: &Engine, specs: &[PluginSpec], cache: Option<&CompileCache>) -> Result<Self, LoadError> {
+    pub fn load(
+        engine: &Engine,
+        specs: &[PluginSpec],
+        cache: Option<&CompileCache>,
+    ) -> Result<Self, LoadError> {
         let linker = build_linker(engine).map_err(|err| LoadError {
             plugin: String::new(),
             path: String::new(),
@@ -59,7 +63,10 @@ impl PluginRegistry {
             .iter()
             .map(|spec| load_one(engine, &linker, spec, cache))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { engine: engine.clone(), plugins })
+        Ok(Self {
+            engine: engine.clone(),
+            plugins,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -94,7 +101,8 @@ fn load_one(
         path: spec.wasm.display().to_string(),
         message,
     };
-    let wasm = std::fs::read(&spec.wasm).map_err(|err| fail(format!("cannot read the component: {err}")))?;
+    let wasm = std::fs::read(&spec.wasm)
+        .map_err(|err| fail(format!("cannot read the component: {err}")))?;
     if wasm.get(..4) != Some(b"\0asm") {
         return Err(fail("not a WebAssembly file".into()));
     }
@@ -111,12 +119,21 @@ fn load_one(
     }
     .map_err(|err| fail(format!("cannot compile the component: {err:#}")))?;
     let instance_pre = linker.instantiate_pre(&component).map_err(|err| {
-        fail(format!("its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"))
+        fail(format!(
+            "its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"
+        ))
     })?;
     let pre = PluginPre::new(instance_pre).map_err(|err| {
-        fail(format!("it does not export the `plugin` world of {CONTRACT}: {err:#}"))
+        fail(format!(
+            "it does not export the `plugin` world of {CONTRACT}: {err:#}"
+        ))
     })?;
     let load_time = started.elapsed();
     tracing::info!(plugin = %spec.name, load = ?load_kind, ms = load_time.as_secs_f64() * 1e3, "plugin loaded");
-    Ok(LoadedPlugin { spec: Arc::new(spec.clone()), pre, load_kind, load_time })
+    Ok(LoadedPlugin {
+        spec: Arc::new(spec.clone()),
+        pre,
+        load_kind,
+        load_time,
+    })
 }

@@ -46,7 +46,10 @@ impl std::fmt::Debug for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginState")
             .field("plugin", &self.spec.name)
-            .field("trigger", &format_args!("{}/{}", self.trigger_bucket, self.trigger_key))
+            .field(
+                "trigger",
+                &format_args!("{}/{}", self.trigger_bucket, self.trigger_key),
+            )
             .field("usage", &self.usage)
             .finish_non_exhaustive()
     }
@@ -82,7 +85,11 @@ impl Usage {
 }
 
 impl PluginState {
-    pub(crate) fn new(spec: Arc<PluginSpec>, store: Arc<dyn ObjectStore>, record: &S3Record) -> Self {
+    pub(crate) fn new(
+        spec: Arc<PluginSpec>,
+        store: Arc<dyn ObjectStore>,
+        record: &S3Record,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -94,7 +101,10 @@ impl PluginState {
             wasi,
             table: ResourceTable::new(),
             stderr,
-            memory: MemoryCap { limit: spec.limits.memory_bytes, refused: None },
+            memory: MemoryCap {
+                limit: spec.limits.memory_bytes,
+                refused: None,
+            },
             spec,
             store,
             trigger_bucket: record.bucket.clone(),
@@ -105,13 +115,18 @@ impl PluginState {
 
     /// What the guest wrote to stderr, trimmed.
     pub(crate) fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_owned()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_owned()
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -132,7 +147,12 @@ pub(crate) struct MemoryCap {
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.refused.get_or_insert(desired);
             return Ok(false);
@@ -140,7 +160,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError, check_key,
-    etag_from_digest, etag_of, normalise_metadata,
+    ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError,
+    check_key, etag_from_digest, etag_of, normalise_metadata,
 };
 use crate::grant::valid_bucket_name;
 
@@ -45,13 +45,18 @@ impl DirStore {
     pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root: PathBuf = root.into();
         fs::create_dir_all(&root)?;
-        Ok(Self { root: root.into(), next_tmp: Arc::default() })
+        Ok(Self {
+            root: root.into(),
+            next_tmp: Arc::default(),
+        })
     }
 
     /// The folder of a bucket; the bucket name is checked so it cannot name anything else.
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf, StoreError> {
         if !valid_bucket_name(bucket) {
-            return Err(StoreError::InvalidKey(format!("{bucket:?} is not a valid bucket name")));
+            return Err(StoreError::InvalidKey(format!(
+                "{bucket:?} is not a valid bucket name"
+            )));
         }
         let dir = self.root.join(bucket);
         refuse_symlink(&dir, bucket)?;
@@ -60,7 +65,11 @@ impl DirStore {
 
     fn existing_bucket(&self, bucket: &str) -> Result<PathBuf, StoreError> {
         let dir = self.bucket_dir(bucket)?;
-        if dir.is_dir() { Ok(dir) } else { Err(StoreError::NoSuchBucket(bucket.to_owned())) }
+        if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(StoreError::NoSuchBucket(bucket.to_owned()))
+        }
     }
 
     /// The path of an object. Every component that exists is checked not to be a symbolic
@@ -68,7 +77,9 @@ impl DirStore {
     fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key).map_err(StoreError::InvalidKey)?;
         if key.ends_with(META_SUFFIX) {
-            return Err(StoreError::InvalidKey(format!("keys ending in {META_SUFFIX:?} are reserved by the dir store")));
+            return Err(StoreError::InvalidKey(format!(
+                "keys ending in {META_SUFFIX:?} are reserved by the dir store"
+            )));
         }
         let mut path = self.bucket_dir(bucket)?;
         for segment in key.split('/') {
@@ -84,11 +95,16 @@ impl DirStore {
             return Err(StoreError::not_found(bucket, key));
         }
         let sidecar = read_sidecar(path);
-        let modified = meta.modified().ok().map(|t| chrono::DateTime::<chrono::Utc>::from(t));
+        let modified = meta
+            .modified()
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
         let etag = sidecar.etag.or_else(|| {
             // An object put in the folder by hand has no recorded tag: derive one from its
             // size and modification time, which changes whenever the file does.
-            let nanos = modified.and_then(|m| m.timestamp_nanos_opt()).unwrap_or_default();
+            let nanos = modified
+                .and_then(|m| m.timestamp_nanos_opt())
+                .unwrap_or_default();
             Some(format!("{:016x}{:016x}", meta.len(), nanos))
         });
         Ok(ObjectInfo {
@@ -104,10 +120,12 @@ impl DirStore {
 
     fn temp_file(&self) -> Result<(PathBuf, File), StoreError> {
         let dir = self.root.join(TMP_DIR);
-        fs::create_dir_all(&dir).map_err(|err| StoreError::Backend(format!("cannot create {dir:?}: {err}")))?;
+        fs::create_dir_all(&dir)
+            .map_err(|err| StoreError::Backend(format!("cannot create {dir:?}: {err}")))?;
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("{}-{n}", std::process::id()));
-        let file = File::create(&path).map_err(|err| StoreError::Backend(format!("cannot create {path:?}: {err}")))?;
+        let file = File::create(&path)
+            .map_err(|err| StoreError::Backend(format!("cannot create {path:?}: {err}")))?;
         Ok((path, file))
     }
 
@@ -123,7 +141,9 @@ impl DirStore {
         let path = self.object_path(bucket, key)?;
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|err| {
-                StoreError::InvalidKey(format!("cannot store {bucket}/{key}: a prefix of it is an object ({err})"))
+                StoreError::InvalidKey(format!(
+                    "cannot store {bucket}/{key}: a prefix of it is an object ({err})"
+                ))
             })?;
         }
         let sidecar = Sidecar {
@@ -132,7 +152,8 @@ impl DirStore {
             metadata: normalise_metadata(&options.metadata),
         };
         let sidecar_path = sidecar_path(&path);
-        let json = serde_json::to_vec(&sidecar).map_err(|err| StoreError::Backend(err.to_string()))?;
+        let json =
+            serde_json::to_vec(&sidecar).map_err(|err| StoreError::Backend(err.to_string()))?;
         fs::write(&sidecar_path, json).map_err(|err| io_error(err, bucket, key))?;
         fs::rename(tmp, &path).map_err(|err| {
             let _ = fs::remove_file(&sidecar_path);
@@ -141,10 +162,18 @@ impl DirStore {
         self.info(bucket, key, &path)
     }
 
-    fn walk(&self, dir: &Path, key_prefix: &str, wanted: &str, keys: &mut Vec<String>) -> io::Result<()> {
+    fn walk(
+        &self,
+        dir: &Path,
+        key_prefix: &str,
+        wanted: &str,
+        keys: &mut Vec<String>,
+    ) -> io::Result<()> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             let key = format!("{key_prefix}{name}");
             let kind = entry.file_type()?;
             if kind.is_dir() {
@@ -168,21 +197,26 @@ fn sidecar_path(path: &Path) -> PathBuf {
 }
 
 fn read_sidecar(path: &Path) -> Sidecar {
-    fs::read(sidecar_path(path)).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    fs::read(sidecar_path(path))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 fn refuse_symlink(path: &Path, what: &str) -> Result<(), StoreError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            Err(StoreError::InvalidKey(format!("{what:?} leads through a symbolic link, which is never followed")))
-        }
+        Ok(meta) if meta.file_type().is_symlink() => Err(StoreError::InvalidKey(format!(
+            "{what:?} leads through a symbolic link, which is never followed"
+        ))),
         _ => Ok(()),
     }
 }
 
 fn io_error(err: io::Error, bucket: &str, key: &str) -> StoreError {
     match err.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => StoreError::not_found(bucket, key),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
+            StoreError::not_found(bucket, key)
+        }
         _ => StoreError::Backend(format!("{bucket}/{key}: {err}")),
     }
 }
@@ -198,7 +232,12 @@ impl ObjectStore for DirStore {
         self.info(bucket, key, &path)
     }
 
-    fn get(&self, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<ObjectBody, StoreError> {
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectBody, StoreError> {
         let info = self.head(bucket, key)?;
         let path = self.object_path(bucket, key)?;
         let mut file = File::open(&path).map_err(|err| io_error(err, bucket, key))?;
@@ -206,11 +245,21 @@ impl ObjectStore for DirStore {
             Some(range) => range.clamp(info.size).ok_or(StoreError::InvalidRange)?,
             None => (0, info.size),
         };
-        file.seek(SeekFrom::Start(start)).map_err(|err| io_error(err, bucket, key))?;
-        Ok(ObjectBody { info, body: Box::new(file.take(len)) })
+        file.seek(SeekFrom::Start(start))
+            .map_err(|err| io_error(err, bucket, key))?;
+        Ok(ObjectBody {
+            info,
+            body: Box::new(file.take(len)),
+        })
     }
 
-    fn put(&self, bucket: &str, key: &str, body: &[u8], options: &PutOptions) -> Result<ObjectInfo, StoreError> {
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StoreError> {
         self.object_path(bucket, key)?;
         let (tmp, mut file) = self.temp_file()?;
         let written = file.write_all(body).and_then(|()| file.sync_data());
@@ -222,7 +271,12 @@ impl ObjectStore for DirStore {
         result
     }
 
-    fn create(&self, bucket: &str, key: &str, options: &PutOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
+    fn create(
+        &self,
+        bucket: &str,
+        key: &str,
+        options: &PutOptions,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         self.object_path(bucket, key)?;
         let (tmp, file) = self.temp_file()?;
         Ok(Box::new(DirWriter {
@@ -236,10 +290,17 @@ impl ObjectStore for DirStore {
         }))
     }
 
-    fn list(&self, bucket: &str, prefix: &str, next: Option<&str>, max: u32) -> Result<ListPage, StoreError> {
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        next: Option<&str>,
+        max: u32,
+    ) -> Result<ListPage, StoreError> {
         let dir = self.existing_bucket(bucket)?;
         let mut keys = Vec::new();
-        self.walk(&dir, "", prefix, &mut keys).map_err(|err| StoreError::Backend(format!("listing {bucket}: {err}")))?;
+        self.walk(&dir, "", prefix, &mut keys)
+            .map_err(|err| StoreError::Backend(format!("listing {bucket}: {err}")))?;
         keys.sort_unstable();
         let start = next.map_or(0, |after| keys.partition_point(|k| k.as_str() <= after));
         let mut page = ListPage::default();
@@ -253,14 +314,25 @@ impl ObjectStore for DirStore {
         Ok(page)
     }
 
-    fn copy(&self, from_bucket: &str, from_key: &str, to_bucket: &str, to_key: &str) -> Result<ObjectInfo, StoreError> {
+    fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> Result<ObjectInfo, StoreError> {
         let source = self.get(from_bucket, from_key, None)?;
-        let options = PutOptions { content_type: source.info.content_type.clone(), metadata: source.info.metadata };
+        let options = PutOptions {
+            content_type: source.info.content_type.clone(),
+            metadata: source.info.metadata,
+        };
         let mut writer = self.create(to_bucket, to_key, &options)?;
         let mut body = source.body;
         let mut buf = vec![0; 256 << 10];
         loop {
-            let n = body.read(&mut buf).map_err(|err| io_error(err, from_bucket, from_key))?;
+            let n = body
+                .read(&mut buf)
+                .map_err(|err| io_error(err, from_bucket, from_key))?;
             if n == 0 {
                 break;
             }
@@ -295,18 +367,27 @@ struct DirWriter {
 
 impl ObjectWriter for DirWriter {
     fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
-        let file = self.file.as_mut().ok_or_else(|| StoreError::Backend("write after finish".into()))?;
-        file.write_all(chunk).map_err(|err| io_error(err, &self.bucket, &self.key))?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("write after finish".into()))?;
+        file.write_all(chunk)
+            .map_err(|err| io_error(err, &self.bucket, &self.key))?;
         sha2::Digest::update(&mut self.hasher, chunk);
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<ObjectInfo, StoreError> {
-        let file = self.file.take().ok_or_else(|| StoreError::Backend("finish called twice".into()))?;
-        file.sync_data().map_err(|err| io_error(err, &self.bucket, &self.key))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| StoreError::Backend("finish called twice".into()))?;
+        file.sync_data()
+            .map_err(|err| io_error(err, &self.bucket, &self.key))?;
         drop(file);
         let etag = etag_from_digest(&sha2::Digest::finalize(self.hasher.clone()));
-        self.store.commit(&self.bucket, &self.key, &self.tmp, etag, &self.options)
+        self.store
+            .commit(&self.bucket, &self.key, &self.tmp, etag, &self.options)
     }
 }
 

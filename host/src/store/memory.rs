@@ -5,8 +5,8 @@ use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{
-    ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError, etag_of,
-    normalise_metadata, now_rfc3339,
+    ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError,
+    etag_of, normalise_metadata, now_rfc3339,
 };
 
 #[derive(Debug, Clone)]
@@ -37,8 +37,13 @@ impl MemoryStore {
 
     fn object(&self, bucket: &str, key: &str) -> Result<StoredObject, StoreError> {
         let buckets = self.lock();
-        let objects = buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
-        objects.get(key).cloned().ok_or_else(|| StoreError::not_found(bucket, key))
+        let objects = buckets
+            .get(bucket)
+            .ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
+        objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found(bucket, key))
     }
 
     fn insert(&self, bucket: &str, key: &str, data: Arc<[u8]>, options: &PutOptions) -> ObjectInfo {
@@ -51,8 +56,14 @@ impl MemoryStore {
             last_modified: Some(now_rfc3339()),
             metadata: normalise_metadata(&options.metadata),
         };
-        let stored = StoredObject { data, info: info.clone() };
-        self.lock().entry(bucket.to_owned()).or_default().insert(key.to_owned(), stored);
+        let stored = StoredObject {
+            data,
+            info: info.clone(),
+        };
+        self.lock()
+            .entry(bucket.to_owned())
+            .or_default()
+            .insert(key.to_owned(), stored);
         info
     }
 
@@ -65,7 +76,9 @@ impl MemoryStore {
     pub fn keys(&self) -> Vec<(String, String)> {
         self.lock()
             .iter()
-            .flat_map(|(bucket, objects)| objects.keys().map(move |key| (bucket.clone(), key.clone())))
+            .flat_map(|(bucket, objects)| {
+                objects.keys().map(move |key| (bucket.clone(), key.clone()))
+            })
             .collect()
     }
 }
@@ -79,22 +92,43 @@ impl ObjectStore for MemoryStore {
         self.object(bucket, key).map(|o| o.info)
     }
 
-    fn get(&self, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<ObjectBody, StoreError> {
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectBody, StoreError> {
         let object = self.object(bucket, key)?;
         let (start, len) = match range {
-            Some(range) => range.clamp(object.info.size).ok_or(StoreError::InvalidRange)?,
+            Some(range) => range
+                .clamp(object.info.size)
+                .ok_or(StoreError::InvalidRange)?,
             None => (0, object.info.size),
         };
         let mut cursor = Cursor::new(SharedBytes(object.data));
         cursor.set_position(start);
-        Ok(ObjectBody { info: object.info, body: Box::new(std::io::Read::take(cursor, len)) })
+        Ok(ObjectBody {
+            info: object.info,
+            body: Box::new(std::io::Read::take(cursor, len)),
+        })
     }
 
-    fn put(&self, bucket: &str, key: &str, body: &[u8], options: &PutOptions) -> Result<ObjectInfo, StoreError> {
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StoreError> {
         Ok(self.insert(bucket, key, Arc::from(body), options))
     }
 
-    fn create(&self, bucket: &str, key: &str, options: &PutOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
+    fn create(
+        &self,
+        bucket: &str,
+        key: &str,
+        options: &PutOptions,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         Ok(Box::new(MemoryWriter {
             store: self.clone(),
             bucket: bucket.to_owned(),
@@ -104,9 +138,17 @@ impl ObjectStore for MemoryStore {
         }))
     }
 
-    fn list(&self, bucket: &str, prefix: &str, next: Option<&str>, max: u32) -> Result<ListPage, StoreError> {
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        next: Option<&str>,
+        max: u32,
+    ) -> Result<ListPage, StoreError> {
         let buckets = self.lock();
-        let objects = buckets.get(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
+        let objects = buckets
+            .get(bucket)
+            .ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
         let start = next.unwrap_or(prefix);
         let mut page = ListPage::default();
         let mut matching = objects
@@ -122,15 +164,26 @@ impl ObjectStore for MemoryStore {
         Ok(page)
     }
 
-    fn copy(&self, from_bucket: &str, from_key: &str, to_bucket: &str, to_key: &str) -> Result<ObjectInfo, StoreError> {
+    fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> Result<ObjectInfo, StoreError> {
         let source = self.object(from_bucket, from_key)?;
-        let options = PutOptions { content_type: source.info.content_type, metadata: source.info.metadata };
+        let options = PutOptions {
+            content_type: source.info.content_type,
+            metadata: source.info.metadata,
+        };
         Ok(self.insert(to_bucket, to_key, source.data, &options))
     }
 
     fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let mut buckets = self.lock();
-        let objects = buckets.get_mut(bucket).ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
+        let objects = buckets
+            .get_mut(bucket)
+            .ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
         objects.remove(key);
         Ok(())
     }
@@ -160,6 +213,8 @@ impl ObjectWriter for MemoryWriter {
     }
 
     fn finish(self: Box<Self>) -> Result<ObjectInfo, StoreError> {
-        Ok(self.store.insert(&self.bucket, &self.key, Arc::from(self.data), &self.options))
+        Ok(self
+            .store
+            .insert(&self.bucket, &self.key, Arc::from(self.data), &self.options))
     }
 }

@@ -47,7 +47,8 @@ impl ByteRange {
     /// The part of an object of `size` bytes this range covers, as a start and a length;
     /// `None` when the range starts past the end (S3's `InvalidRange`).
     pub fn clamp(self, size: u64) -> Option<(u64, u64)> {
-        (self.first < size && self.first <= self.last).then(|| (self.first, self.last.min(size - 1) - self.first + 1))
+        (self.first < size && self.first <= self.last)
+            .then(|| (self.first, self.last.min(size - 1) - self.first + 1))
     }
 }
 
@@ -61,7 +62,9 @@ pub struct ObjectBody {
 
 impl fmt::Debug for ObjectBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectBody").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("ObjectBody")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +108,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn not_found(bucket: &str, key: &str) -> Self {
-        Self::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
+        Self::NotFound {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        }
     }
 }
 
@@ -114,13 +120,40 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// What the store is, for logs: `memory`, `dir:/path`, ...
     fn describe(&self) -> String;
     fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
-    fn get(&self, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<ObjectBody, StoreError>;
-    fn put(&self, bucket: &str, key: &str, body: &[u8], options: &PutOptions) -> Result<ObjectInfo, StoreError>;
-    fn create(&self, bucket: &str, key: &str, options: &PutOptions) -> Result<Box<dyn ObjectWriter>, StoreError>;
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectBody, StoreError>;
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StoreError>;
+    fn create(
+        &self,
+        bucket: &str,
+        key: &str,
+        options: &PutOptions,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError>;
     /// Keys starting with `prefix`, in byte order, after the token of the previous page.
-    fn list(&self, bucket: &str, prefix: &str, next: Option<&str>, max: u32) -> Result<ListPage, StoreError>;
-    fn copy(&self, from_bucket: &str, from_key: &str, to_bucket: &str, to_key: &str)
-    -> Result<ObjectInfo, StoreError>;
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        next: Option<&str>,
+        max: u32,
+    ) -> Result<ListPage, StoreError>;
+    fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> Result<ObjectInfo, StoreError>;
     /// Deleting a missing object succeeds, as in S3.
     fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
 }
@@ -137,7 +170,10 @@ pub fn check_key(key: &str) -> Result<(), String> {
         return Err("the key is empty".into());
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(format!("the key is {} bytes long, more than {MAX_KEY_BYTES}", key.len()));
+        return Err(format!(
+            "the key is {} bytes long, more than {MAX_KEY_BYTES}",
+            key.len()
+        ));
     }
     if key.starts_with('/') {
         return Err(format!("key {key:?} starts with '/'"));
@@ -146,7 +182,9 @@ pub fn check_key(key: &str) -> Result<(), String> {
         return Err(format!("key {key:?} has a control character"));
     }
     if key.ends_with('/') {
-        return Err(format!("key {key:?} ends with '/': folder markers cannot be written"));
+        return Err(format!(
+            "key {key:?} ends with '/': folder markers cannot be written"
+        ));
     }
     for segment in key.split('/') {
         match segment {
@@ -171,8 +209,10 @@ pub(crate) fn etag_from_digest(digest: &[u8]) -> String {
 
 /// Lower-cases metadata names and sorts them, as S3 returns them.
 pub(crate) fn normalise_metadata(metadata: &[(String, String)]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> =
-        metadata.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.clone())).collect();
+    let mut out: Vec<(String, String)> = metadata
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+        .collect();
     out.sort();
     out.dedup_by(|a, b| a.0 == b.0);
     out

@@ -9,13 +9,25 @@ use serde_json::Value;
 
 fn s3plug(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut command = Command::new(s3plug_bin());
-    command.args(args).env("S3PLUG_CACHE_DIR", COMPILE_CACHE).env_remove("S3PLUG_LOG");
-    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command
+        .args(args)
+        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
+        .env_remove("S3PLUG_LOG");
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("s3plug starts");
     if let Some(input) = stdin {
         use std::io::Write;
-        child.stdin.take().expect("piped").write_all(input).expect("stdin written");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input)
+            .expect("stdin written");
     }
     child.wait_with_output().expect("s3plug ends")
 }
@@ -23,7 +35,9 @@ fn s3plug(args: &[&str], stdin: Option<&[u8]>) -> Output {
 fn json_lines(output: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON: {line:?}: {err}")))
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON: {line:?}: {err}"))
+        })
         .collect()
 }
 
@@ -42,7 +56,11 @@ fn the_seed_example_makes_a_thumbnail_in_a_folder() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("sourcebucket")).expect("bucket folder");
-    std::fs::copy(repo_root().join("examples/HappyFace.jpg"), data.join("sourcebucket/HappyFace.jpg")).expect("copied");
+    std::fs::copy(
+        repo_root().join("examples/HappyFace.jpg"),
+        data.join("sourcebucket/HappyFace.jpg"),
+    )
+    .expect("copied");
     let config = write_config(
         dir.path(),
         &format!(
@@ -58,7 +76,18 @@ config = {{ target_bucket = "sourcebucket-resized" }}
     );
     let event = repo_root().join("examples/events/s3-put-HappyFace.json");
     let store = format!("dir:{}", data.display());
-    let output = s3plug(&["run", "--config", &config, "--event", &event.display().to_string(), "--store", &store], None);
+    let output = s3plug(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--event",
+            &event.display().to_string(),
+            "--store",
+            &store,
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 1, "{lines:#?}");
@@ -71,15 +100,21 @@ config = {{ target_bucket = "sourcebucket-resized" }}
     assert!(line["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0));
 
     let thumb_path = data.join("sourcebucket-resized/thumbnails/HappyFace.jpg");
-    let thumb = image::open(&thumb_path).unwrap_or_else(|err| panic!("{}: {err}", thumb_path.display()));
-    let original = image::open(data.join("sourcebucket/HappyFace.jpg")).expect("the original decodes");
+    let thumb =
+        image::open(&thumb_path).unwrap_or_else(|err| panic!("{}: {err}", thumb_path.display()));
+    let original =
+        image::open(data.join("sourcebucket/HappyFace.jpg")).expect("the original decodes");
     let (w, h) = thumb.dimensions();
     assert!(w <= 200 && h <= 200 && (w == 200 || h == 200), "{w}x{h}");
     let (ow, oh) = original.dimensions();
     let expected_h = (f64::from(oh) * f64::from(w) / f64::from(ow)).round() as u32;
-    assert!(h.abs_diff(expected_h) <= 1, "aspect kept: {ow}x{oh} -> {w}x{h}");
+    assert!(
+        h.abs_diff(expected_h) <= 1,
+        "aspect kept: {ow}x{oh} -> {w}x{h}"
+    );
     let sidecar: Value = serde_json::from_slice(
-        &std::fs::read(data.join("sourcebucket-resized/thumbnails/HappyFace.jpg.s3meta.json")).expect("sidecar"),
+        &std::fs::read(data.join("sourcebucket-resized/thumbnails/HappyFace.jpg.s3meta.json"))
+            .expect("sidecar"),
     )
     .expect("JSON");
     assert_eq!(sidecar["content_type"], "image/jpeg");
@@ -116,15 +151,30 @@ fn run_reads_events_from_stdin_and_exits_1_when_a_record_fails() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = guest_config(dir.path());
     let good = event_json(&["put", "--bucket", "inbox", "--key", "ok/missing.txt"]);
-    let output = s3plug(&["run", "--config", &config, "--event", "-", "--store", "memory"], Some(&good));
+    let output = s3plug(
+        &[
+            "run", "--config", &config, "--event", "-", "--store", "memory",
+        ],
+        Some(&good),
+    );
     // The object is not in the (empty) store: the plugin's read fails, so the record fails.
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let lines = json_lines(&output);
     assert_eq!(lines[0]["status"], "failed");
-    assert!(lines[0]["error"].as_str().is_some_and(|e| e.contains("not found")), "{lines:#?}");
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no such bucket or object")),
+        "{lines:#?}"
+    );
 
     let unrouted = event_json(&["put", "--bucket", "inbox", "--key", "elsewhere/x"]);
-    let output = s3plug(&["run", "--config", &config, "--event", "-", "--store", "memory"], Some(&unrouted));
+    let output = s3plug(
+        &[
+            "run", "--config", &config, "--event", "-", "--store", "memory",
+        ],
+        Some(&unrouted),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let lines = json_lines(&output);
     assert_eq!(lines[0]["status"], "unrouted");
@@ -136,7 +186,18 @@ fn run_exits_0_for_the_test_event() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = guest_config(dir.path());
     let event = repo_root().join("examples/events/s3-test-event.json");
-    let output = s3plug(&["run", "--config", &config, "--event", &event.display().to_string(), "--store", "memory"], None);
+    let output = s3plug(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--event",
+            &event.display().to_string(),
+            "--store",
+            "memory",
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(json_lines(&output)[0]["status"], "ignored");
 }
@@ -146,29 +207,81 @@ fn bad_usage_config_and_events_exit_2_with_one_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = guest_config(dir.path());
     let good_event = dir.path().join("event.json");
-    std::fs::write(&good_event, event_json(&["put", "--bucket", "inbox", "--key", "ok/a"])).expect("written");
+    std::fs::write(
+        &good_event,
+        event_json(&["put", "--bucket", "inbox", "--key", "ok/a"]),
+    )
+    .expect("written");
     let good_event = good_event.display().to_string();
 
-    let not_json = s3plug(&["run", "--config", &config, "--event", "-", "--store", "memory"], Some(b"{nope"));
-    assert_eq!(not_json.status.code(), Some(2));
-    assert!(stderr(&not_json).contains("bad event: event is not JSON"), "{}", stderr(&not_json));
-    assert_eq!(stderr(&not_json).trim().lines().count(), 1, "{}", stderr(&not_json));
-
-    let bad_config = write_config(
-        dir.path(),
-        &format!("[[plugin]]\nname = \"guest\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"inbox\" }}\nlimitz = {{}}\n"),
+    let not_json = s3plug(
+        &[
+            "run", "--config", &config, "--event", "-", "--store", "memory",
+        ],
+        Some(b"{nope"),
     );
-    let output = s3plug(&["run", "--config", &bad_config, "--event", &good_event, "--store", "memory"], None);
+    assert_eq!(not_json.status.code(), Some(2));
+    assert!(
+        stderr(&not_json).contains("bad event: event is not JSON"),
+        "{}",
+        stderr(&not_json)
+    );
+    assert_eq!(
+        stderr(&not_json).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&not_json)
+    );
+
+    let bad_config = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad_config,
+        format!("[[plugin]]\nname = \"guest\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"inbox\" }}\nlimitz = {{}}\n"),
+    )
+    .expect("written");
+    let bad_config = bad_config.display().to_string();
+    let output = s3plug(
+        &[
+            "run",
+            "--config",
+            &bad_config,
+            "--event",
+            &good_event,
+            "--store",
+            "memory",
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(message.contains("plugin \"guest\"") && message.contains("limitz") && message.contains(":5:"), "{message}");
+    assert!(
+        message.contains("plugin \"guest\"")
+            && message.contains("limitz")
+            && message.contains(":5:"),
+        "{message}"
+    );
 
     let missing_flag = s3plug(&["run", "--event", &good_event], None);
     assert_eq!(missing_flag.status.code(), Some(2));
 
-    let bad_store = s3plug(&["run", "--config", &config, "--event", &good_event, "--store", "ftp:x"], None);
+    let bad_store = s3plug(
+        &[
+            "run",
+            "--config",
+            &config,
+            "--event",
+            &good_event,
+            "--store",
+            "ftp:x",
+        ],
+        None,
+    );
     assert_eq!(bad_store.status.code(), Some(2));
-    assert!(stderr(&bad_store).contains("unknown store"), "{}", stderr(&bad_store));
+    assert!(
+        stderr(&bad_store).contains("unknown store"),
+        "{}",
+        stderr(&bad_store)
+    );
 }
 
 #[test]
@@ -178,23 +291,44 @@ fn check_loads_every_plugin_and_refuses_what_is_not_a_component() {
     let output = s3plug(&["check", "--config", &config], None);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let listing = String::from_utf8_lossy(&output.stdout);
-    assert!(listing.contains("guest") && listing.contains("failing"), "{listing}");
+    assert!(
+        listing.contains("guest") && listing.contains("failing"),
+        "{listing}"
+    );
 
     std::fs::write(dir.path().join("fake.wasm"), b"not wasm at all").expect("written");
-    let fake = write_config(dir.path(), "[[plugin]]\nname = \"fake\"\nwasm = \"fake.wasm\"\ntrigger = { bucket = \"inbox\" }\n");
+    let fake = write_config(
+        dir.path(),
+        "[[plugin]]\nname = \"fake\"\nwasm = \"fake.wasm\"\ntrigger = { bucket = \"inbox\" }\n",
+    );
     let output = s3plug(&["check", "--config", &fake], None);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("plugin \"fake\"") && stderr(&output).contains("not a WebAssembly file"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("plugin \"fake\"")
+            && stderr(&output).contains("not a WebAssembly file"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn event_generates_s3_encoded_keys() {
-    let event: Value = serde_json::from_slice(&event_json(&["put", "--bucket", "photos", "--key", "in/my photo+1.jpg", "--size", "7"]))
-        .expect("JSON");
+    let event: Value = serde_json::from_slice(&event_json(&[
+        "put",
+        "--bucket",
+        "photos",
+        "--key",
+        "in/my photo+1.jpg",
+        "--size",
+        "7",
+    ]))
+    .expect("JSON");
     let record = &event["Records"][0];
     assert_eq!(record["s3"]["object"]["key"], "in/my+photo%2B1.jpg");
     assert_eq!(record["s3"]["object"]["size"], 7);
     assert_eq!(record["eventName"], "ObjectCreated:Put");
-    let delete: Value = serde_json::from_slice(&event_json(&["delete", "--bucket", "photos", "--key", "a"])).expect("JSON");
+    let delete: Value =
+        serde_json::from_slice(&event_json(&["delete", "--bucket", "photos", "--key", "a"]))
+            .expect("JSON");
     assert_eq!(delete["Records"][0]["eventName"], "ObjectRemoved:Delete");
 }

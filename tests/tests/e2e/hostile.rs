@@ -35,7 +35,10 @@ fn run_between_good_records(mode_key: &str) -> s3plug::outcome::RecordOutcome {
     for (index, key) in [(0, "ok/before.txt"), (2, "ok/after.txt")] {
         let good = outcome_of(&outcomes, index, "guest");
         assert_eq!(good.status, Status::Ok, "{good:#?}");
-        assert!(h.store.bytes("inbox", &format!("out/{key}")).is_some(), "{key} was not copied");
+        assert!(
+            h.store.bytes("inbox", &format!("out/{key}")).is_some(),
+            "{key} was not copied"
+        );
     }
     outcome_of(&outcomes, 1, "guest").clone()
 }
@@ -47,7 +50,10 @@ fn infinite_loop_is_stopped_near_its_timeout() {
     assert_eq!(outcome.reason, Some(FailureKind::Timeout), "{outcome:#?}");
     let error = outcome.error.as_deref().unwrap_or_default();
     assert!(error.starts_with("timeout: "), "{error}");
-    assert!(error.contains(&format!("timeout_ms = {TIMEOUT_MS}")), "{error}");
+    assert!(
+        error.contains(&format!("timeout_ms = {TIMEOUT_MS}")),
+        "{error}"
+    );
     let ms = outcome.duration_ms;
     assert!(ms >= TIMEOUT_MS as f64 - 10.0, "stopped too early: {ms} ms");
     assert!(ms < TIMEOUT_MS as f64 + 1000.0, "stopped too late: {ms} ms");
@@ -73,13 +79,40 @@ fn panic_fails_with_its_message() {
 fn trap_fails_the_record() {
     let outcome = run_between_good_records("trap/x");
     assert_eq!(outcome.reason, Some(FailureKind::Trap), "{outcome:#?}");
-    assert!(outcome.error.as_deref().unwrap_or_default().contains("unreachable"), "{outcome:#?}");
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("unreachable"),
+        "{outcome:#?}"
+    );
 }
 
 #[test]
 fn deep_recursion_is_a_stack_overflow() {
     let outcome = run_between_good_records("stack/x");
-    assert_eq!(outcome.reason, Some(FailureKind::StackOverflow), "{outcome:#?}");
+    assert_eq!(
+        outcome.reason,
+        Some(FailureKind::StackOverflow),
+        "{outcome:#?}"
+    );
+}
+
+#[test]
+fn overflowing_the_shadow_stack_in_linear_memory_traps() {
+    // Rust keeps large frames in linear memory below the data; running past its start is an
+    // out-of-bounds access, never a write into the plugin's other data.
+    let outcome = run_between_good_records("stack-frames/x");
+    assert_eq!(outcome.reason, Some(FailureKind::Trap), "{outcome:#?}");
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("out of bounds memory access"),
+        "{outcome:#?}"
+    );
 }
 
 #[test]
@@ -91,7 +124,10 @@ fn reading_outside_the_grants_is_denied() {
     let outcome = outcome_of(&outcomes, 0, "guest");
     assert_eq!(outcome.reason, Some(FailureKind::Denied), "{outcome:#?}");
     let error = outcome.error.as_deref().unwrap_or_default();
-    assert!(error.starts_with("denied: get forbidden-bucket/secret.txt"), "{error}");
+    assert!(
+        error.starts_with("denied: get forbidden-bucket/secret.txt"),
+        "{error}"
+    );
     assert_eq!(outcome.usage.as_ref().map(|u| u.denials), Some(1));
 }
 
@@ -100,7 +136,10 @@ fn writing_outside_the_grants_is_denied_and_writes_nothing() {
     let outcome = run_between_good_records("write-outside/x");
     assert_eq!(outcome.reason, Some(FailureKind::Denied), "{outcome:#?}");
     let error = outcome.error.as_deref().unwrap_or_default();
-    assert!(error.starts_with("denied: put forbidden-bucket/x.txt"), "{error}");
+    assert!(
+        error.starts_with("denied: put forbidden-bucket/x.txt"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -114,8 +153,14 @@ fn deleting_the_trigger_needs_a_write_grant() {
     let h = harness();
     h.put("inbox", "delete-trigger/x", b"x");
     let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "delete-trigger/x")]));
-    assert_eq!(outcome_of(&outcomes, 0, "guest").reason, Some(FailureKind::Denied));
-    assert!(h.store.bytes("inbox", "delete-trigger/x").is_some(), "the object was deleted");
+    assert_eq!(
+        outcome_of(&outcomes, 0, "guest").reason,
+        Some(FailureKind::Denied)
+    );
+    assert!(
+        h.store.bytes("inbox", "delete-trigger/x").is_some(),
+        "the object was deleted"
+    );
 }
 
 #[test]
@@ -124,9 +169,25 @@ fn too_many_writes_fail_the_record_at_max_writes() {
     h.put("inbox", "many-writes/x", b"x");
     let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "many-writes/x")]));
     let outcome = outcome_of(&outcomes, 0, "guest");
-    assert_eq!(outcome.reason, Some(FailureKind::LimitExceeded), "{outcome:#?}");
-    assert!(outcome.error.as_deref().unwrap_or_default().contains("max_writes (4)"), "{outcome:#?}");
-    let written = h.store.keys().into_iter().filter(|(_, k)| k.starts_with("out/many-writes/")).count();
+    assert_eq!(
+        outcome.reason,
+        Some(FailureKind::LimitExceeded),
+        "{outcome:#?}"
+    );
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("max_writes (4)"),
+        "{outcome:#?}"
+    );
+    let written = h
+        .store
+        .keys()
+        .into_iter()
+        .filter(|(_, k)| k.starts_with("out/many-writes/"))
+        .count();
     assert_eq!(written, 4, "exactly max_writes objects are written");
 }
 
@@ -145,5 +206,8 @@ fn a_log_flood_is_cut_at_the_log_budget() {
 fn a_returned_error_fails_only_that_record() {
     let outcome = run_between_good_records("fail/x");
     assert_eq!(outcome.reason, Some(FailureKind::PluginError));
-    assert_eq!(outcome.error.as_deref(), Some("plugin-error: failing on purpose"));
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("plugin-error: failing on purpose")
+    );
 }

@@ -27,7 +27,10 @@ fn tricky_keys_reach_the_plugin_decoded() {
         // MinIO and moto encode the slash; the route's prefix still matches.
         ("echo%2Fminio%2Fnested.txt", "echo/minio/nested.txt"),
     ];
-    let records: Vec<_> = cases.iter().map(|(raw, _)| RawRecord::put("inbox", raw)).collect();
+    let records: Vec<_> = cases
+        .iter()
+        .map(|(raw, _)| RawRecord::put("inbox", raw))
+        .collect();
     let outcomes = h.run(&s3_event(&records));
     assert_eq!(outcomes.len(), cases.len(), "{outcomes:#?}");
     for (index, (raw, decoded)) in cases.iter().enumerate() {
@@ -54,26 +57,53 @@ write = ["inbox/out/"]
 "#
     ));
     h.put("inbox", "ok/my photo+1 é.txt", b"tricky");
-    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "ok/my+photo%2B1+%C3%A9.txt")]));
-    assert_eq!(outcome_of(&outcomes, 0, "copy").status, Status::Ok, "{outcomes:#?}");
-    assert_eq!(h.store.bytes("inbox", "out/ok/my photo+1 é.txt").as_deref(), Some(&b"tricky"[..]));
+    let outcomes = h.run(&s3_event(&[RawRecord::put(
+        "inbox",
+        "ok/my+photo%2B1+%C3%A9.txt",
+    )]));
+    assert_eq!(
+        outcome_of(&outcomes, 0, "copy").status,
+        Status::Ok,
+        "{outcomes:#?}"
+    );
+    assert_eq!(
+        h.store.bytes("inbox", "out/ok/my photo+1 é.txt").as_deref(),
+        Some(&b"tricky"[..])
+    );
 }
 
 #[test]
 fn delete_events_reach_plugins_that_ask_for_them() {
     let h = echo_harness();
-    let delete = RawRecord { bucket: "inbox", raw_key: "echo/gone.txt", event_name: "ObjectRemoved:Delete", size: None };
+    let delete = RawRecord {
+        bucket: "inbox",
+        raw_key: "echo/gone.txt",
+        event_name: "ObjectRemoved:Delete",
+        size: None,
+    };
     let outcomes = h.run(&s3_event(&[delete]));
     let outcome = outcome_of(&outcomes, 0, "echo");
     assert_eq!(outcome.status, Status::Ok, "{outcome:#?}");
-    assert_eq!(outcome.message.as_deref(), Some("ObjectRemoved:Delete|inbox|echo/gone.txt|echo/gone.txt|-"));
+    assert_eq!(
+        outcome.message.as_deref(),
+        Some("ObjectRemoved:Delete|inbox|echo/gone.txt|echo/gone.txt|-")
+    );
 }
 
 #[test]
 fn a_key_that_is_not_utf8_fails_its_record_only() {
     let h = echo_harness();
-    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "echo/bad%FF"), RawRecord::put("inbox", "echo/good")]));
+    let outcomes = h.run(&s3_event(&[
+        RawRecord::put("inbox", "echo/bad%FF"),
+        RawRecord::put("inbox", "echo/good"),
+    ]));
     assert_eq!(outcomes[0].status, Status::Failed, "{outcomes:#?}");
-    assert!(outcomes[0].error.as_deref().unwrap_or_default().contains("echo/bad%FF"));
+    assert!(
+        outcomes[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("echo/bad%FF")
+    );
     assert_eq!(outcome_of(&outcomes, 1, "echo").status, Status::Ok);
 }

@@ -32,22 +32,35 @@ fn every_matching_plugin_runs_in_config_order() {
     let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "echo/a.txt")]));
     let plugins: Vec<_> = outcomes.iter().map(|o| o.plugin.as_deref()).collect();
     assert_eq!(plugins, vec![Some("first"), Some("txt-only")]);
-    assert!(outcomes.iter().all(|o| o.status == Status::Ok), "{outcomes:#?}");
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Ok),
+        "{outcomes:#?}"
+    );
 }
 
 #[test]
 fn event_types_filter_routes() {
     let h = two_plugins();
-    let copy = RawRecord { event_name: "ObjectCreated:Copy", ..RawRecord::put("inbox", "echo/a.txt") };
+    let copy = RawRecord {
+        event_name: "ObjectCreated:Copy",
+        ..RawRecord::put("inbox", "echo/a.txt")
+    };
     let outcomes = h.run(&s3_event(&[copy]));
     let plugins: Vec<_> = outcomes.iter().map(|o| o.plugin.as_deref()).collect();
-    assert_eq!(plugins, vec![Some("first")], "txt-only takes Put events only");
+    assert_eq!(
+        plugins,
+        vec![Some("first")],
+        "txt-only takes Put events only"
+    );
 }
 
 #[test]
 fn a_record_no_route_matches_is_unrouted_not_failed() {
     let h = two_plugins();
-    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "elsewhere/a.bin"), RawRecord::put("other-bucket", "echo/a")]));
+    let outcomes = h.run(&s3_event(&[
+        RawRecord::put("inbox", "elsewhere/a.bin"),
+        RawRecord::put("other-bucket", "echo/a"),
+    ]));
     assert_eq!(outcomes.len(), 2);
     for outcome in &outcomes {
         assert_eq!(outcome.status, Status::Unrouted, "{outcome:#?}");
@@ -75,12 +88,23 @@ fn the_s3_test_event_is_ignored() {
 #[test]
 fn a_record_without_a_key_fails_alone() {
     let h = two_plugins();
-    let mut event = s3_event(&[RawRecord::put("inbox", "echo/a"), RawRecord::put("inbox", "echo/b")]);
-    event["Records"][0]["s3"]["object"].as_object_mut().map(|o| o.remove("key"));
+    let mut event = s3_event(&[
+        RawRecord::put("inbox", "echo/a"),
+        RawRecord::put("inbox", "echo/b"),
+    ]);
+    event["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .map(|o| o.remove("key"));
     let outcomes = h.run(&event);
     assert_eq!(outcomes[0].status, Status::Failed);
     assert_eq!(outcomes[0].reason, Some(FailureKind::InvalidEvent));
-    assert!(outcomes[0].error.as_deref().unwrap_or_default().contains("s3.object.key"));
+    assert!(
+        outcomes[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("s3.object.key")
+    );
     assert_eq!(outcome_of(&outcomes, 1, "first").status, Status::Ok);
 }
 
@@ -89,7 +113,11 @@ fn plugins_read_their_own_config() {
     let h = two_plugins();
     let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "config/x")]));
     let outcome = outcome_of(&outcomes, 0, "settings");
-    assert_eq!(outcome.message.as_deref(), Some("colour=blue;on=true;size=3"), "{outcome:#?}");
+    assert_eq!(
+        outcome.message.as_deref(),
+        Some("colour=blue;on=true;size=3"),
+        "{outcome:#?}"
+    );
 }
 
 #[test]
@@ -112,8 +140,14 @@ trigger = {{ bucket = "inbox" }}
     let skip = outcome_of(&outcomes, 0, "guest");
     assert_eq!((skip.status, skip.outcome), (Status::Ok, Some("skipped")));
     assert_eq!(skip.message.as_deref(), Some("not interested"));
-    assert_eq!(outcome_of(&outcomes, 1, "guest").message.as_deref(), Some("2345"));
-    assert_eq!(outcome_of(&outcomes, 2, "guest").message.as_deref(), Some("10|-"));
+    assert_eq!(
+        outcome_of(&outcomes, 1, "guest").message.as_deref(),
+        Some("2345")
+    );
+    assert_eq!(
+        outcome_of(&outcomes, 2, "guest").message.as_deref(),
+        Some("10|-")
+    );
 }
 
 #[test]
@@ -129,6 +163,17 @@ write = ["inbox/out/"]
     ));
     let outcomes = h2.run(&s3_event(&[RawRecord::put("inbox", "ok/never-stored")]));
     let outcome = outcome_of(&outcomes, 0, "copy");
-    assert_eq!(outcome.reason, Some(FailureKind::PluginError), "{outcome:#?}");
-    assert!(outcome.error.as_deref().unwrap_or_default().contains("not found"), "{outcome:#?}");
+    assert_eq!(
+        outcome.reason,
+        Some(FailureKind::PluginError),
+        "{outcome:#?}"
+    );
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no such bucket or object"),
+        "{outcome:#?}"
+    );
 }

@@ -9,6 +9,11 @@ impl Host for PluginState {
     }
 
     fn all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
-        Ok(self.spec.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self
+            .spec
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }

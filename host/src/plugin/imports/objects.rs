@@ -54,7 +54,10 @@ impl PluginState {
             "denied: plugin has no {access} grant for {bucket}/{key}"
         );
         self.usage.record_denial(what.clone());
-        Error::Denied(format!("{what}: plugin {:?} has no {access} grant for it", self.spec.name))
+        Error::Denied(format!(
+            "{what}: plugin {:?} has no {access} grant for it",
+            self.spec.name
+        ))
     }
 
     /// Counts one mutation against `max_writes`.
@@ -62,7 +65,9 @@ impl PluginState {
         let max = self.spec.limits.max_writes;
         if self.usage.writes >= max {
             self.usage.record_limit(format!("max_writes ({max})"));
-            return Err(Error::LimitExceeded(format!("max_writes: at most {max} writes per record")));
+            return Err(Error::LimitExceeded(format!(
+                "max_writes: at most {max} writes per record"
+            )));
         }
         self.usage.writes += 1;
         Ok(())
@@ -73,7 +78,9 @@ fn store_error(err: StoreError) -> Error {
     match err {
         StoreError::NotFound { .. } | StoreError::NoSuchBucket(_) => Error::NotFound,
         StoreError::InvalidKey(why) => Error::InvalidKey(why),
-        StoreError::InvalidRange => Error::Other("the range starts past the end of the object".into()),
+        StoreError::InvalidRange => {
+            Error::Other("the range starts past the end of the object".into())
+        }
         StoreError::TooLarge(_) => Error::TooLarge,
         StoreError::AccessDenied(why) => Error::Denied(why),
         StoreError::Throttled => Error::Throttled,
@@ -94,14 +101,20 @@ fn wit_info(info: store::ObjectInfo) -> ObjectInfo {
 }
 
 fn store_options(options: PutOptions) -> store::PutOptions {
-    store::PutOptions { content_type: options.content_type, metadata: options.metadata }
+    store::PutOptions {
+        content_type: options.content_type,
+        metadata: options.metadata,
+    }
 }
 
 impl Host for PluginState {
     fn head(&mut self, bucket: String, key: String) -> wasmtime::Result<Result<ObjectInfo, Error>> {
         Ok((|| {
             self.check("head", Access::Read, &bucket, &key)?;
-            self.store.head(&bucket, &key).map(wit_info).map_err(store_error)
+            self.store
+                .head(&bucket, &key)
+                .map(wit_info)
+                .map_err(store_error)
         })())
     }
 
@@ -119,7 +132,10 @@ impl Host for PluginState {
             Ok(object) => object,
             Err(err) => return Ok(Err(store_error(err))),
         };
-        let handle = self.table.push(ReaderHandle { info: object.info, body: object.body })?;
+        let handle = self.table.push(ReaderHandle {
+            info: object.info,
+            body: object.body,
+        })?;
         Ok(Ok(handle))
     }
 
@@ -136,7 +152,10 @@ impl Host for PluginState {
                 return Err(Error::TooLarge);
             }
             self.count_write()?;
-            let info = self.store.put(&bucket, &key, &body, &store_options(options)).map_err(store_error)?;
+            let info = self
+                .store
+                .put(&bucket, &key, &body, &store_options(options))
+                .map_err(store_error)?;
             self.usage.bytes_written += body.len() as u64;
             Ok(wit_info(info))
         })())
@@ -151,10 +170,14 @@ impl Host for PluginState {
         let writer = (|| {
             self.check("create", Access::Write, &bucket, &key)?;
             self.count_write()?;
-            self.store.create(&bucket, &key, &store_options(options)).map_err(store_error)
+            self.store
+                .create(&bucket, &key, &store_options(options))
+                .map_err(store_error)
         })();
         match writer {
-            Ok(writer) => Ok(Ok(self.table.push(WriterHandle { writer: Some(writer) })?)),
+            Ok(writer) => Ok(Ok(self.table.push(WriterHandle {
+                writer: Some(writer),
+            })?)),
             Err(err) => Ok(Err(err)),
         }
     }
@@ -167,9 +190,19 @@ impl Host for PluginState {
         max: u32,
     ) -> wasmtime::Result<Result<ListPage, Error>> {
         if !self.spec.grants.allows_list(&bucket, &prefix) {
-            return Ok(Err(self.deny("list", Access::Read, &bucket, &format!("{prefix}*"))));
+            return Ok(Err(self.deny(
+                "list",
+                Access::Read,
+                &bucket,
+                &format!("{prefix}*"),
+            )));
         }
-        let page = self.store.list(&bucket, &prefix, next.as_deref(), max.clamp(1, MAX_LIST_PAGE));
+        let page = self.store.list(
+            &bucket,
+            &prefix,
+            next.as_deref(),
+            max.clamp(1, MAX_LIST_PAGE),
+        );
         Ok(page.map_err(store_error).map(|page| ListPage {
             objects: page.objects.into_iter().map(wit_info).collect(),
             next: page.next,
@@ -187,7 +220,10 @@ impl Host for PluginState {
             self.check("copy from", Access::Read, &from_bucket, &from_key)?;
             self.check("copy to", Access::Write, &to_bucket, &to_key)?;
             self.count_write()?;
-            let info = self.store.copy(&from_bucket, &from_key, &to_bucket, &to_key).map_err(store_error)?;
+            let info = self
+                .store
+                .copy(&from_bucket, &from_key, &to_bucket, &to_key)
+                .map_err(store_error)?;
             self.usage.bytes_written += info.size;
             Ok(wit_info(info))
         })())
@@ -203,7 +239,11 @@ impl Host for PluginState {
 }
 
 impl HostReader for PluginState {
-    fn read(&mut self, reader: Resource<ReaderHandle>, max: u32) -> wasmtime::Result<Result<Vec<u8>, Error>> {
+    fn read(
+        &mut self,
+        reader: Resource<ReaderHandle>,
+        max: u32,
+    ) -> wasmtime::Result<Result<Vec<u8>, Error>> {
         let handle = self.table.get_mut(&reader)?;
         let want = max.min(MAX_READ_CHUNK) as usize;
         let mut buf = vec![0; want];
@@ -213,7 +253,12 @@ impl HostReader for PluginState {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(err) => return Ok(Err(Error::Storage(format!("reading {}/{}: {err}", handle.info.bucket, handle.info.key)))),
+                Err(err) => {
+                    return Ok(Err(Error::Storage(format!(
+                        "reading {}/{}: {err}",
+                        handle.info.bucket, handle.info.key
+                    ))));
+                }
             }
         }
         buf.truncate(filled);
@@ -232,7 +277,11 @@ impl HostReader for PluginState {
 }
 
 impl HostWriter for PluginState {
-    fn write(&mut self, writer: Resource<WriterHandle>, chunk: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    fn write(
+        &mut self,
+        writer: Resource<WriterHandle>,
+        chunk: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let handle = self.table.get_mut(&writer)?;
         let Some(inner) = handle.writer.as_mut() else {
             return Ok(Err(Error::Other("the writer is already finished".into())));
@@ -244,7 +293,10 @@ impl HostWriter for PluginState {
         Ok(written)
     }
 
-    fn finish(&mut self, writer: Resource<WriterHandle>) -> wasmtime::Result<Result<ObjectInfo, Error>> {
+    fn finish(
+        &mut self,
+        writer: Resource<WriterHandle>,
+    ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
         let handle = self.table.get_mut(&writer)?;
         let Some(inner) = handle.writer.take() else {
             return Ok(Err(Error::Other("the writer is already finished".into())));
