@@ -51,12 +51,33 @@ impl Default for HostSettings {
     }
 }
 
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A file: in the deployment package, a Lambda layer (`/opt/...`), or anywhere local.
+    /// Relative paths are resolved against the config file's folder.
+    File(PathBuf),
+    /// An object, `s3://bucket/key`, fetched through the host's store at load.
+    S3 { bucket: String, key: String },
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+            PluginSource::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
 /// One `[[plugin]]` entry, checked.
 #[derive(Debug, Clone)]
 pub struct PluginSpec {
     pub name: String,
-    /// The component file, resolved against the config file's folder.
-    pub wasm: PathBuf,
+    /// The component.
+    pub wasm: PluginSource,
+    /// The SHA-256 the component must have (lower-case hex); a mismatch refuses the plugin.
+    pub sha256: Option<String>,
     pub trigger: Trigger,
     pub grants: Grants,
     pub limits: Limits,
@@ -140,6 +161,7 @@ struct HostEntry {
 struct PluginEntry {
     name: String,
     wasm: String,
+    sha256: Option<String>,
     trigger: TriggerEntry,
     #[serde(default)]
     read: Vec<String>,
@@ -250,15 +272,18 @@ fn valid_plugin_name(name: &str) -> bool {
 
 /// Checks one entry; an error is (key, message).
 fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, String)> {
-    let wasm = if entry.wasm.starts_with("s3://") {
-        return Err((
-            "wasm".into(),
-            "s3:// plugin locations are not supported by this build".into(),
-        ));
-    } else if entry.wasm.is_empty() {
-        return Err(("wasm".into(), "is empty".into()));
-    } else {
-        base.join(&entry.wasm)
+    let wasm = plugin_source(&entry.wasm, base).map_err(|message| ("wasm".to_owned(), message))?;
+    let sha256 = match &entry.sha256 {
+        Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(hex.to_ascii_lowercase())
+        }
+        Some(hex) => {
+            return Err((
+                "sha256".into(),
+                format!("{hex:?} is not 64 hexadecimal digits"),
+            ));
+        }
+        None => None,
     };
     let trigger = &entry.trigger;
     if !valid_bucket_name(&trigger.bucket) {
@@ -340,6 +365,7 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
     Ok(PluginSpec {
         name: entry.name,
         wasm,
+        sha256,
         trigger: Trigger {
             bucket: entry.trigger.bucket,
             prefix: entry.trigger.prefix,
@@ -352,6 +378,24 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
         },
         limits,
         config,
+    })
+}
+
+fn plugin_source(text: &str, base: &Path) -> Result<PluginSource, String> {
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    let Some(location) = text.strip_prefix("s3://") else {
+        return Ok(PluginSource::File(base.join(text)));
+    };
+    let (bucket, key) = location.split_once('/').unwrap_or((location, ""));
+    if !valid_bucket_name(bucket) {
+        return Err(format!("{text:?}: {bucket:?} is not a valid bucket name"));
+    }
+    crate::store::check_key(key).map_err(|why| format!("{text:?}: {why}"))?;
+    Ok(PluginSource::S3 {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
     })
 }
 

@@ -6,17 +6,20 @@
 //! reach is the objects its grants allow ([`plugin`], [`grant`], [`store`]); and each
 //! (record, plugin) ends as one [`outcome::RecordOutcome`].
 
-pub mod cli;
 pub mod config;
 pub mod event;
 pub mod eventgen;
+pub mod frontend;
 pub mod grant;
 pub mod outcome;
 pub mod pipeline;
 pub mod plugin;
+pub mod policy;
+pub mod report;
 pub mod route;
 pub mod s3key;
 pub mod store;
+pub mod telemetry;
 
 pub use config::Config;
 pub use pipeline::Pipeline;

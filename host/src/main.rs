@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    s3plug::cli::main()
+    s3plug::frontend::cli::main()
 }

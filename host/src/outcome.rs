@@ -52,6 +52,23 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// Whether trying the same record again may succeed: a plugin error, a trap or a time-out
+    /// can come from a passing cause (a throttled store, a slow response); a denial, a
+    /// limit, a bad record cannot change by retrying.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            FailureKind::PluginError
+            | FailureKind::Trap
+            | FailureKind::Timeout
+            | FailureKind::Internal => true,
+            FailureKind::Denied
+            | FailureKind::StackOverflow
+            | FailureKind::Memory
+            | FailureKind::LimitExceeded
+            | FailureKind::InvalidEvent => false,
+        }
+    }
+
     /// The word that starts the `error` text.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -38,7 +38,7 @@ impl Pipeline {
         objects: Arc<dyn ObjectStore>,
         cache: Option<&CompileCache>,
     ) -> Result<Self, LoadError> {
-        let registry = PluginRegistry::load(engine, &config.plugins, cache)?;
+        let registry = PluginRegistry::load(engine, &config.plugins, cache, objects.as_ref())?;
         let routes = RouteTable::new(config.plugins.iter().map(|p| p.trigger.clone()).collect());
         Ok(Self {
             registry,
@@ -74,9 +74,12 @@ impl Pipeline {
             jobs.iter().for_each(run);
         } else {
             let next = AtomicUsize::new(0);
+            // Log lines of the workers belong to the caller's span (the Lambda request).
+            let span = tracing::Span::current();
             std::thread::scope(|scope| {
                 for _ in 0..workers {
                     scope.spawn(|| {
+                        let _entered = span.enter();
                         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                             run(job);
                         }

@@ -26,7 +26,10 @@ fn a_full_entry_is_read() {
     assert_eq!(config.host.concurrency, 4);
     let plugin = &config.plugins[0];
     assert_eq!(plugin.name, "thumbnail");
-    assert_eq!(plugin.wasm, Path::new("/etc/s3plug/plugins/thumbnail.wasm"));
+    assert_eq!(
+        plugin.wasm,
+        PluginSource::File("/etc/s3plug/plugins/thumbnail.wasm".into())
+    );
     assert_eq!(plugin.trigger.to_string(), "photos/incoming/*.jpg");
     assert_eq!(plugin.grants.write[0].to_string(), "photos-thumbs/");
     assert_eq!(plugin.limits.timeout, Duration::from_millis(3000));
@@ -43,7 +46,8 @@ fn defaults_fill_what_is_left_out() {
         parse("[[plugin]]\nname = \"a\"\nwasm = \"/a.wasm\"\ntrigger = { bucket = \"photos\" }\n")
             .unwrap();
     let plugin = &config.plugins[0];
-    assert_eq!(plugin.wasm, Path::new("/a.wasm"));
+    assert_eq!(plugin.wasm, PluginSource::File("/a.wasm".into()));
+    assert_eq!(plugin.sha256, None);
     assert_eq!(plugin.limits, DEFAULT_LIMITS);
     assert_eq!(plugin.trigger.events[0].to_string(), DEFAULT_EVENTS);
     assert!(plugin.grants.read.is_empty() && plugin.grants.write.is_empty());
@@ -136,4 +140,42 @@ fn duplicate_names_and_empty_configs_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("host.concurrency"), "{err}");
+}
+
+#[test]
+fn plugins_come_from_files_or_s3_pinned_by_sha256() {
+    let text = FULL.replace(
+        "wasm = \"plugins/thumbnail.wasm\"",
+        "wasm = \"s3://deploy-bucket/plugins/thumb nail.wasm\"\nsha256 = \"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"",
+    );
+    let plugin = &parse(&text).expect("valid").plugins[0];
+    assert_eq!(
+        plugin.wasm,
+        PluginSource::S3 {
+            bucket: "deploy-bucket".into(),
+            key: "plugins/thumb nail.wasm".into()
+        }
+    );
+    assert_eq!(
+        plugin.wasm.to_string(),
+        "s3://deploy-bucket/plugins/thumb nail.wasm"
+    );
+    assert_eq!(
+        plugin.sha256.as_deref(),
+        Some("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
+    );
+
+    for (wasm, sha) in [
+        ("s3://Bad/x.wasm", None),
+        ("s3://bucket/", None),
+        ("plugins/t.wasm", Some("abc")),
+    ] {
+        let mut text = FULL.replace("plugins/thumbnail.wasm", wasm);
+        if let Some(sha) = sha {
+            text = text.replace("trigger = {", &format!("sha256 = \"{sha}\"\ntrigger = {{"));
+        }
+        let err = parse(&text).expect_err(wasm).to_string();
+        let key = if sha.is_some() { "sha256" } else { "wasm" };
+        assert!(err.contains(&format!("key \"{key}\"")), "{err}");
+    }
 }

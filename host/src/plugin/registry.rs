@@ -11,7 +11,8 @@ use super::CONTRACT;
 use super::bindings::{Plugin, PluginPre};
 use super::cache::{CompileCache, LoadKind};
 use super::state::PluginState;
-use crate::config::PluginSpec;
+use crate::config::{PluginSource, PluginSpec};
+use crate::store::ObjectStore;
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,7 @@ impl PluginRegistry {
         engine: &Engine,
         specs: &[PluginSpec],
         cache: Option<&CompileCache>,
+        objects: &dyn ObjectStore,
     ) -> Result<Self, LoadError> {
         let linker = build_linker(engine).map_err(|err| LoadError {
             plugin: String::new(),
@@ -61,7 +63,7 @@ impl PluginRegistry {
         })?;
         let plugins = specs
             .iter()
-            .map(|spec| load_one(engine, &linker, spec, cache))
+            .map(|spec| load_one(engine, &linker, spec, cache, objects))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             engine: engine.clone(),
@@ -94,15 +96,15 @@ fn load_one(
     linker: &Linker<PluginState>,
     spec: &PluginSpec,
     cache: Option<&CompileCache>,
+    objects: &dyn ObjectStore,
 ) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
     let fail = |message: String| LoadError {
         plugin: spec.name.clone(),
-        path: spec.wasm.display().to_string(),
+        path: spec.wasm.to_string(),
         message,
     };
-    let wasm = std::fs::read(&spec.wasm)
-        .map_err(|err| fail(format!("cannot read the component: {err}")))?;
+    let wasm = component_bytes(spec, cache, objects).map_err(fail)?;
     if wasm.get(..4) != Some(b"\0asm") {
         return Err(fail("not a WebAssembly file".into()));
     }
@@ -136,4 +138,72 @@ fn load_one(
         load_kind,
         load_time,
     })
+}
+
+/// The bytes of a plugin's component, checked against its `sha256` when it has one.
+/// Components from S3 are kept in the cache folder under their hash, so a pinned plugin is
+/// downloaded once per machine (on Lambda: once per execution environment).
+fn component_bytes(
+    spec: &PluginSpec,
+    cache: Option<&CompileCache>,
+    objects: &dyn ObjectStore,
+) -> Result<Vec<u8>, String> {
+    let downloads = cache.map(|cache| cache.dir().join("plugins"));
+    let wasm = match &spec.wasm {
+        PluginSource::File(path) => {
+            std::fs::read(path).map_err(|err| format!("cannot read the component: {err}"))?
+        }
+        PluginSource::S3 { bucket, key } => {
+            let cached = spec
+                .sha256
+                .as_ref()
+                .zip(downloads.as_ref())
+                .map(|(sha, dir)| dir.join(format!("{sha}.wasm")));
+            match cached.as_ref().and_then(|path| std::fs::read(path).ok()) {
+                Some(bytes) if spec.sha256.as_deref() == Some(sha256_hex(&bytes).as_str()) => bytes,
+                _ => {
+                    let bytes = download(objects, bucket, key)?;
+                    if let Some(path) = cached
+                        .filter(|_| spec.sha256.as_deref() == Some(sha256_hex(&bytes).as_str()))
+                    {
+                        let _ = path.parent().map(std::fs::create_dir_all);
+                        if let Err(err) = std::fs::write(&path, &bytes) {
+                            tracing::warn!(path = %path.display(), "cannot keep the downloaded plugin: {err}");
+                        }
+                    }
+                    bytes
+                }
+            }
+        }
+    };
+    if let Some(expected) = &spec.sha256 {
+        let actual = sha256_hex(&wasm);
+        if &actual != expected {
+            return Err(format!(
+                "sha256 mismatch: the config pins {expected}, the component is {actual}; refusing to load it"
+            ));
+        }
+    }
+    Ok(wasm)
+}
+
+fn download(objects: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut object = objects
+        .get(bucket, key, None)
+        .map_err(|err| format!("cannot fetch the component: {err}"))?;
+    let mut bytes = Vec::with_capacity(object.info.size.try_into().unwrap_or(0));
+    object
+        .body
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("cannot fetch the component: {err}"))?;
+    Ok(bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
+use super::lambda;
 use crate::config::Config;
 use crate::eventgen::{self, EventSpec, ObjectAction};
 use crate::pipeline::Pipeline;
 use crate::plugin::{self, CompileCache};
-use crate::store::{DirStore, MemoryStore, ObjectStore};
+use crate::store::{self, ObjectStore};
+use crate::telemetry::{self, LogFormat};
 
 /// Exit status when every record succeeded (or needed nothing).
 const EXIT_OK: u8 = 0;
@@ -28,17 +30,12 @@ const EXIT_USAGE: u8 = 2;
     about = "Run S3-event handlers as sandboxed WebAssembly plugins"
 )]
 struct Cli {
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// Log format on stderr [default: text; json for `lambda`].
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    /// What to do; with none, `lambda` when AWS_LAMBDA_RUNTIME_API is set (as in Lambda).
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,9 +50,14 @@ enum Command {
         /// The event JSON, or `-` for stdin.
         #[arg(long)]
         event: String,
-        /// Where objects live: `dir:PATH` (a folder of buckets) or `memory`.
+        /// Where objects live: `dir:PATH` (a folder of buckets), `memory`, or `s3`
+        /// (S3 or an S3-compatible server, `s3:ENDPOINT` to name one).
         #[arg(long, default_value = "dir:s3plug-data")]
         store: String,
+        /// After the run, print one JSON line of figures to stderr: records, failures,
+        /// wall time and the process's peak resident memory.
+        #[arg(long)]
+        stats: bool,
     },
     /// Print the notification S3 would send for an object event.
     Event {
@@ -80,6 +82,18 @@ enum Command {
     Check {
         #[arg(long)]
         config: PathBuf,
+        /// Where `s3://` plugins are fetched from, as for `run`.
+        #[arg(long, default_value = "dir:s3plug-data")]
+        store: String,
+    },
+    /// Run as the Lambda function: config from S3PLUG_CONFIG (default
+    /// $LAMBDA_TASK_ROOT/s3plug.toml), store from S3PLUG_STORE (default s3).
+    Lambda,
+    /// Print the IAM policy the function's execution role needs for a configuration's
+    /// triggers, grants and plugin locations, and nothing more.
+    Policy {
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 
@@ -96,13 +110,36 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_logging(cli.log_format);
-    let result = match cli.command {
+    let started_as_bootstrap = std::env::args_os().next().is_some_and(|arg0| {
+        Path::new(&arg0)
+            .file_name()
+            .is_some_and(|name| name == "bootstrap")
+    });
+    let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() || started_as_bootstrap;
+    let command = match cli.command {
+        Some(command) => command,
+        None if in_lambda => Command::Lambda,
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if matches!(command, Command::Lambda) {
+        lambda::provide_runtime_defaults();
+        telemetry::init_logging(cli.log_format.unwrap_or(LogFormat::Json), "info");
+    } else {
+        telemetry::init_logging(
+            cli.log_format.unwrap_or(LogFormat::Text),
+            "warn,plugin=info",
+        );
+    }
+    let result = match command {
         Command::Run {
             config,
             event,
             store,
-        } => run(&config, &event, &store),
+            stats,
+        } => run(&config, &event, &store, stats),
         Command::Event {
             action,
             bucket,
@@ -111,7 +148,9 @@ pub fn main() -> ExitCode {
             file,
             region,
         } => print_event(action, bucket, key, size, file.as_deref(), region),
-        Command::Check { config } => check(&config),
+        Command::Check { config, store } => check(&config, &store),
+        Command::Lambda => lambda::run(),
+        Command::Policy { config } => print_policy(&config),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -123,39 +162,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("S3PLUG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,plugin=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
-/// Opens a store named on the command line.
-pub fn open_store(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    if spec == "memory" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    if let Some(path) = spec.strip_prefix("dir:") {
-        anyhow::ensure!(!path.is_empty(), "--store dir: needs a folder, as dir:PATH");
-        let store =
-            DirStore::new(path).with_context(|| format!("cannot open the folder {path:?}"))?;
-        return Ok(Arc::new(store));
-    }
-    anyhow::bail!("unknown store {spec:?}: use dir:PATH or memory")
-}
-
 fn load_pipeline(config: &Config, objects: Arc<dyn ObjectStore>) -> anyhow::Result<Pipeline> {
     let engine = plugin::new_engine().context("cannot start the WebAssembly engine")?;
     let cache = CompileCache::from_env();
     Ok(Pipeline::new(&engine, config, objects, cache.as_ref())?)
 }
 
-fn run(config_path: &Path, event: &str, store: &str) -> anyhow::Result<u8> {
+fn run(config_path: &Path, event: &str, store: &str, stats: bool) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let config = Config::load(config_path)?;
     let payload = if event == "-" {
         let mut buf = Vec::new();
@@ -167,7 +181,7 @@ fn run(config_path: &Path, event: &str, store: &str) -> anyhow::Result<u8> {
         std::fs::read(event).with_context(|| format!("cannot read the event {event:?}"))?
     };
     let decoded = crate::event::decode(&payload).context("bad event")?;
-    let objects = open_store(store)?;
+    let objects = store::open(store)?;
     let pipeline = load_pipeline(&config, objects)?;
     let outcomes = pipeline.process(&decoded);
     let mut stdout = io::stdout().lock();
@@ -176,11 +190,20 @@ fn run(config_path: &Path, event: &str, store: &str) -> anyhow::Result<u8> {
         stdout.write_all(b"\n")?;
     }
     stdout.flush()?;
-    Ok(if outcomes.iter().any(|o| o.is_failed()) {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    })
+    let failed = outcomes.iter().filter(|o| o.is_failed()).count();
+    if stats {
+        let figures = serde_json::json!({
+            "stats": {
+                "outcomes": outcomes.len(),
+                "failed": failed,
+                "wall_ms": started.elapsed().as_secs_f64() * 1e3,
+                "peak_rss_bytes": peak_rss_bytes(),
+            }
+        });
+        let mut stderr = io::stderr().lock();
+        writeln!(stderr, "{figures}")?;
+    }
+    Ok(if failed > 0 { EXIT_FAILED } else { EXIT_OK })
 }
 
 fn print_event(
@@ -195,14 +218,11 @@ fn print_event(
         crate::grant::valid_bucket_name(&bucket),
         "{bucket:?} is not a valid bucket name"
     );
-    crate::store::check_key(&key).map_err(anyhow::Error::msg)?;
+    store::check_key(&key).map_err(anyhow::Error::msg)?;
     let (file_size, etag) = match file {
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("cannot read {path:?}"))?;
-            (
-                Some(bytes.len() as u64),
-                Some(crate::store::etag_of(&bytes)),
-            )
+            (Some(bytes.len() as u64), Some(store::etag_of(&bytes)))
         }
         None => (None, None),
     };
@@ -220,9 +240,9 @@ fn print_event(
     Ok(EXIT_OK)
 }
 
-fn check(config_path: &Path) -> anyhow::Result<u8> {
+fn check(config_path: &Path, store: &str) -> anyhow::Result<u8> {
     let config = Config::load(config_path)?;
-    let pipeline = load_pipeline(&config, Arc::new(MemoryStore::new()))?;
+    let pipeline = load_pipeline(&config, store::open(store)?)?;
     let mut stdout = io::stdout().lock();
     for plugin in pipeline.registry().plugins() {
         let spec = &plugin.spec;
@@ -230,7 +250,7 @@ fn check(config_path: &Path) -> anyhow::Result<u8> {
             stdout,
             "ok  {:<20} {}  trigger {} on {}  ({:?}, {:.1} ms)",
             spec.name,
-            spec.wasm.display(),
+            spec.wasm,
             spec.trigger,
             spec.trigger
                 .events
@@ -242,5 +262,22 @@ fn check(config_path: &Path) -> anyhow::Result<u8> {
             plugin.load_time.as_secs_f64() * 1e3,
         )?;
     }
+    Ok(EXIT_OK)
+}
+
+/// The peak resident set size of this process (`VmHWM`), where the system reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn print_policy(config_path: &Path) -> anyhow::Result<u8> {
+    let config = Config::load(config_path)?;
+    let policy = crate::policy::execution_role_policy(&config);
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &policy)?;
+    stdout.write_all(b"\n")?;
     Ok(EXIT_OK)
 }
