@@ -11,6 +11,9 @@ mod memory;
 
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::Context;
 
 pub use dir::DirStore;
 pub use memory::MemoryStore;
@@ -156,6 +159,20 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     ) -> Result<ObjectInfo, StoreError>;
     /// Deleting a missing object succeeds, as in S3.
     fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// Opens a store by name: `memory`, or `dir:PATH` (a folder of buckets).
+pub fn open(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    if spec == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if let Some(path) = spec.strip_prefix("dir:") {
+        anyhow::ensure!(!path.is_empty(), "store dir: needs a folder, as dir:PATH");
+        let store =
+            DirStore::new(path).with_context(|| format!("cannot open the folder {path:?}"))?;
+        return Ok(Arc::new(store));
+    }
+    anyhow::bail!("unknown store {spec:?}: use dir:PATH, memory or s3")
 }
 
 /// The longest key S3 accepts, in bytes.
