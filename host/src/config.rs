@@ -83,6 +83,10 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// The plugin's own settings, served by the `config` import.
     pub config: BTreeMap<String, String>,
+    /// Set: the plugin may take part in a write cycle (itself included), and a record whose
+    /// object is this many s3plug writes deep is stopped (`loop-stopped`). Unset: any cycle
+    /// through the plugin is a config error, and writes onto its own trigger are denied.
+    pub max_depth: Option<u32>,
 }
 
 /// What one (record, plugin) call may use.
@@ -97,6 +101,14 @@ pub struct Limits {
     pub max_writes: u32,
     /// Log lines per record; further lines are dropped and counted.
     pub max_log_lines: u32,
+    /// Bytes of log text per record; further lines are dropped and counted.
+    pub max_log_bytes: u64,
+    /// Bytes written per record (put bodies, streamed writes, copies).
+    pub max_write_bytes: u64,
+    /// Bytes read per record.
+    pub max_read_bytes: u64,
+    /// Object calls (head, get, put, create, list, copy, delete) per record.
+    pub max_calls: u32,
 }
 
 /// The defaults of `limits`, chosen for image-sized work: a decoded 12-megapixel photo
@@ -106,12 +118,20 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     memory_bytes: 256 << 20,
     max_writes: 16,
     max_log_lines: 1000,
+    max_log_bytes: 256 << 10,
+    max_write_bytes: 5 << 30,
+    max_read_bytes: 50 << 30,
+    max_calls: 10_000,
 };
 
 const TIMEOUT_MS: RangeInclusive<u64> = 1..=900_000;
 const MEMORY_MIB: RangeInclusive<u64> = 1..=4096;
 const MAX_WRITES: RangeInclusive<u64> = 0..=100_000;
 const MAX_LOG_LINES: RangeInclusive<u64> = 0..=1_000_000;
+const MAX_LOG_BYTES: RangeInclusive<u64> = 0..=(64 << 20);
+const MAX_BYTES: RangeInclusive<u64> = 0..=(5 << 40);
+const MAX_CALLS: RangeInclusive<u64> = 1..=10_000_000;
+const MAX_DEPTH: RangeInclusive<u64> = 1..=16;
 const CONCURRENCY: RangeInclusive<u64> = 1..=1024;
 
 /// Why a configuration was refused.
@@ -171,6 +191,7 @@ struct PluginEntry {
     limits: LimitsEntry,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
+    max_depth: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +212,49 @@ struct LimitsEntry {
     memory_mib: Option<u64>,
     max_writes: Option<u64>,
     max_log_lines: Option<u64>,
+    max_log_bytes: Option<ByteSize>,
+    max_write_bytes: Option<ByteSize>,
+    max_read_bytes: Option<ByteSize>,
+    max_calls: Option<u64>,
+}
+
+/// A size in bytes: a number, or a string with a unit (`"64MiB"`, `"1 GiB"`, `"512KiB"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ByteSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl ByteSize {
+    fn bytes(&self) -> Result<u64, String> {
+        let text = match self {
+            ByteSize::Bytes(n) => return Ok(*n),
+            ByteSize::Text(text) => text.trim(),
+        };
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size such as \"64MiB\""))?;
+        let shift = match unit.trim() {
+            "" | "B" => 0,
+            "KiB" => 10,
+            "MiB" => 20,
+            "GiB" => 30,
+            "TiB" => 40,
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?} in {text:?}: use B, KiB, MiB, GiB or TiB"
+                ));
+            }
+        };
+        number
+            .checked_mul(1 << shift)
+            .ok_or_else(|| format!("{text:?} is too large"))
+    }
 }
 
 /// Events a trigger without `events` reacts to.
@@ -255,6 +319,10 @@ impl Config {
                 message: "no [[plugin]] entries: nothing would run".to_owned(),
             });
         }
+        crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
+            path: origin.to_owned(),
+            message: err.to_string(),
+        })?;
         Ok(Self {
             path: PathBuf::from(origin),
             host: HostSettings { concurrency },
@@ -344,6 +412,36 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
             MAX_LOG_LINES,
             DEFAULT_LIMITS.max_log_lines.into(),
         )? as u32,
+        max_log_bytes: size_limit(
+            "max_log_bytes",
+            &limits.max_log_bytes,
+            MAX_LOG_BYTES,
+            DEFAULT_LIMITS.max_log_bytes,
+        )?,
+        max_write_bytes: size_limit(
+            "max_write_bytes",
+            &limits.max_write_bytes,
+            MAX_BYTES,
+            DEFAULT_LIMITS.max_write_bytes,
+        )?,
+        max_read_bytes: size_limit(
+            "max_read_bytes",
+            &limits.max_read_bytes,
+            MAX_BYTES,
+            DEFAULT_LIMITS.max_read_bytes,
+        )?,
+        max_calls: limit(
+            "max_calls",
+            limits.max_calls,
+            MAX_CALLS,
+            DEFAULT_LIMITS.max_calls.into(),
+        )? as u32,
+    };
+    let max_depth = match entry.max_depth {
+        Some(depth) => {
+            Some(in_range(depth, MAX_DEPTH).map_err(|m| ("max_depth".to_owned(), m))? as u32)
+        }
+        None => None,
     };
     let mut config = BTreeMap::new();
     for (key, value) in entry.config {
@@ -378,6 +476,7 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
         },
         limits,
         config,
+        max_depth,
     })
 }
 
@@ -397,6 +496,22 @@ fn plugin_source(text: &str, base: &Path) -> Result<PluginSource, String> {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
     })
+}
+
+fn size_limit(
+    key: &str,
+    value: &Option<ByteSize>,
+    range: RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, (String, String)> {
+    let key = format!("limits.{key}");
+    match value {
+        Some(size) => {
+            let bytes = size.bytes().map_err(|m| (key.clone(), m))?;
+            in_range(bytes, range).map_err(|m| (key, m))
+        }
+        None => Ok(default),
+    }
 }
 
 fn in_range(value: u64, range: RangeInclusive<u64>) -> Result<u64, String> {

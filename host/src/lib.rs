@@ -11,6 +11,7 @@ pub mod event;
 pub mod eventgen;
 pub mod frontend;
 pub mod grant;
+pub mod guard;
 pub mod outcome;
 pub mod pipeline;
 pub mod plugin;

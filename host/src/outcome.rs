@@ -18,6 +18,9 @@ pub enum Status {
     Unrouted,
     /// S3's test event: acknowledged only.
     Ignored,
+    /// A loop guard stopped the record: its object is `max_depth` s3plug writes deep. A
+    /// decision, logged and counted, not a failure.
+    LoopStopped,
 }
 
 /// What a plugin said it did with a record.

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::event::{DecodedEvent, EventItem, ItemKind, S3Record};
+use crate::guard::{Lineage, LoopGraph};
 use crate::outcome::{Failure, FailureKind, PluginOutcome, RecordOutcome, Status, UsageReport};
 use crate::plugin::{CompileCache, LoadError, PluginRegistry};
 use crate::route::RouteTable;
@@ -19,6 +20,9 @@ pub struct Pipeline {
     routes: RouteTable,
     objects: Arc<dyn ObjectStore>,
     concurrency: usize,
+    /// Per plugin: whether its trigger's lineage must be read before it runs, because it
+    /// sits on an allowed write cycle or writes into one.
+    needs_lineage: Vec<bool>,
 }
 
 /// One (record, plugin) call to make.
@@ -40,11 +44,22 @@ impl Pipeline {
     ) -> Result<Self, LoadError> {
         let registry = PluginRegistry::load(engine, &config.plugins, cache, objects.as_ref())?;
         let routes = RouteTable::new(config.plugins.iter().map(|p| p.trigger.clone()).collect());
+        let graph = LoopGraph::new(&config.plugins);
+        let needs_lineage = (0..config.plugins.len())
+            .map(|i| {
+                config.plugins[i].max_depth.is_some()
+                    || graph
+                        .edges()
+                        .iter()
+                        .any(|e| e.from == i && config.plugins[e.to].max_depth.is_some())
+            })
+            .collect();
         Ok(Self {
             registry,
             routes,
             objects,
             concurrency: config.host.concurrency,
+            needs_lineage,
         })
     }
 
@@ -56,9 +71,20 @@ impl Pipeline {
         &self.objects
     }
 
+    /// Processes an event for a local request; see [`Pipeline::process_request`].
+    pub fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        self.process_request(event, &format!("local-{nanos:x}"))
+    }
+
     /// Processes every item of an event and reports each (record, plugin) in event order,
     /// then config order. Calls run concurrently, up to `[host] concurrency` at once.
-    pub fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
+    /// `request_id` goes into the lineage metadata of every object the plugins write.
+    pub fn process_request(&self, event: &DecodedEvent, request_id: &str) -> Vec<RecordOutcome> {
+        let request_id: Arc<str> = Arc::from(request_id);
         let mut outcomes: Vec<Option<RecordOutcome>> = Vec::new();
         let mut jobs = Vec::new();
         for (index, item) in event.items.iter().enumerate() {
@@ -66,7 +92,7 @@ impl Pipeline {
         }
         let finished = Mutex::new(outcomes);
         let run = |job: &Job<'_>| {
-            let outcome = self.run_job(job);
+            let outcome = self.run_job(job, &request_id);
             finished.lock().unwrap_or_else(PoisonError::into_inner)[job.slot] = Some(outcome);
         };
         let workers = self.concurrency.min(jobs.len());
@@ -156,7 +182,7 @@ impl Pipeline {
         }
     }
 
-    fn run_job(&self, job: &Job<'_>) -> RecordOutcome {
+    fn run_job(&self, job: &Job<'_>, request_id: &Arc<str>) -> RecordOutcome {
         let started = Instant::now();
         let record = job.record;
         let mut outcome = RecordOutcome {
@@ -184,7 +210,29 @@ impl Pipeline {
             return outcome;
         };
         outcome.plugin = Some(plugin.spec.name.clone());
-        let report = plugin.call(self.objects.clone(), record);
+        let lineage = if self.needs_lineage.get(job.plugin).copied().unwrap_or(false) {
+            // An object that is gone has no lineage left; the plugin will find it gone too.
+            self.objects
+                .head(&record.bucket, &record.key)
+                .map(|info| Lineage::from_metadata(&info.metadata))
+                .unwrap_or_default()
+        } else {
+            Lineage::default()
+        };
+        if let Some(max) = plugin.spec.max_depth.filter(|max| lineage.depth >= *max) {
+            outcome.status = Status::LoopStopped;
+            let chain = format!(
+                "object is {} s3plug writes deep, max_depth = {max}; last written by plugin {:?} in request {:?}",
+                lineage.depth,
+                lineage.origin.as_deref().unwrap_or("?"),
+                lineage.request.as_deref().unwrap_or("?"),
+            );
+            tracing::warn!(plugin = %plugin.spec.name, bucket = %record.bucket, key = %record.key, depth = lineage.depth, "loop stopped: {chain}");
+            outcome.message = Some(chain);
+            outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+            return outcome;
+        }
+        let report = plugin.call(self.objects.clone(), record, lineage, request_id.clone());
         outcome.usage = Some(UsageReport::from(&report.usage));
         match report.result {
             Ok(PluginOutcome::Processed(message)) => {

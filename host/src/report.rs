@@ -48,6 +48,7 @@ pub struct Summary {
     pub failed: usize,
     pub unrouted: usize,
     pub ignored: usize,
+    pub loop_stopped: usize,
     pub failures: Vec<FailureLine>,
 }
 
@@ -72,6 +73,7 @@ impl Summary {
                 }
                 Status::Unrouted => summary.unrouted += 1,
                 Status::Ignored => summary.ignored += 1,
+                Status::LoopStopped => summary.loop_stopped += 1,
             }
         }
         summary

@@ -64,6 +64,18 @@ impl EventPattern {
         }
     }
 
+    /// Whether some event name matches both patterns.
+    pub fn overlaps(&self, other: &EventPattern) -> bool {
+        match (self.wildcard, other.wildcard) {
+            (true, true) => {
+                self.stem.starts_with(&other.stem) || other.stem.starts_with(&self.stem)
+            }
+            (true, false) => other.stem.starts_with(&self.stem),
+            (false, true) => self.stem.starts_with(&other.stem),
+            (false, false) => self.stem == other.stem,
+        }
+    }
+
     /// Whether a record's event name (`ObjectCreated:Put`, no `s3:`) matches.
     pub fn matches(&self, event_name: &str) -> bool {
         if self.wildcard {

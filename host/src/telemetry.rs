@@ -45,6 +45,7 @@ struct PluginFigures {
     failures: u64,
     denials: u64,
     limit_stops: u64,
+    loop_stops: u64,
     bytes_read: u64,
     bytes_written: u64,
     durations: Vec<f64>,
@@ -65,6 +66,9 @@ pub fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) -> Vec<
         }
         if outcome.reason == Some(FailureKind::LimitExceeded) {
             figures.limit_stops += 1;
+        }
+        if outcome.status == Status::LoopStopped {
+            figures.loop_stops += 1;
         }
         if let Some(usage) = &outcome.usage {
             figures.denials += u64::from(usage.denials);
@@ -91,6 +95,7 @@ pub fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) -> Vec<
                             { "Name": "Failures", "Unit": "Count" },
                             { "Name": "Denials", "Unit": "Count" },
                             { "Name": "LimitStops", "Unit": "Count" },
+                            { "Name": "LoopStops", "Unit": "Count" },
                             { "Name": "Duration", "Unit": "Milliseconds" },
                             { "Name": "BytesRead", "Unit": "Bytes" },
                             { "Name": "BytesWritten", "Unit": "Bytes" },
@@ -102,6 +107,7 @@ pub fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) -> Vec<
                 "Failures": f.failures,
                 "Denials": f.denials,
                 "LimitStops": f.limit_stops,
+                "LoopStops": f.loop_stops,
                 "Duration": f.durations,
                 "BytesRead": f.bytes_read,
                 "BytesWritten": f.bytes_written,

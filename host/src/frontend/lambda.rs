@@ -118,12 +118,12 @@ async fn handle(
     })?;
     let envelope = decoded.envelope;
     let worker_span = span.clone();
-    let outcomes =
-        tokio::task::spawn_blocking(move || worker_span.in_scope(|| pipeline.process(&decoded)))
-            .await
-            .map_err(|err| {
-                InvocationError::Retryable(format!("the invocation's worker failed: {err}"))
-            })?;
+    let request_id = context.request_id.clone();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        worker_span.in_scope(|| pipeline.process_request(&decoded, &request_id))
+    })
+    .await
+    .map_err(|err| InvocationError::Retryable(format!("the invocation's worker failed: {err}")))?;
     let function = (!context.env_config.function_name.is_empty())
         .then_some(context.env_config.function_name.as_str());
     telemetry::emit_metrics(&outcomes, function);
@@ -143,6 +143,7 @@ async fn handle(
         failed = summary.failed,
         unrouted = summary.unrouted,
         ignored = summary.ignored,
+        loop_stopped = summary.loop_stopped,
         "invocation done"
     );
     if summary.has_retryable_failure() {

@@ -10,6 +10,7 @@ use super::engine::deadline_ticks;
 use super::registry::LoadedPlugin;
 use super::state::{PluginState, Usage};
 use crate::event::S3Record;
+use crate::guard::Lineage;
 use crate::outcome::{Failure, FailureKind, PluginOutcome};
 use crate::store::ObjectStore;
 
@@ -27,12 +28,18 @@ pub struct CallReport {
 impl LoadedPlugin {
     /// Runs the plugin on one record, in a store of its own. Nothing the guest does can fail
     /// anything but this call.
-    pub fn call(&self, objects: Arc<dyn ObjectStore>, record: &S3Record) -> CallReport {
+    pub fn call(
+        &self,
+        objects: Arc<dyn ObjectStore>,
+        record: &S3Record,
+        lineage: Lineage,
+        request_id: Arc<str>,
+    ) -> CallReport {
         let started = Instant::now();
         let limits = &self.spec.limits;
         let mut store = Store::new(
             self.pre.engine(),
-            PluginState::new(self.spec.clone(), objects, record),
+            PluginState::new(self.spec.clone(), objects, record, lineage, request_id),
         );
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(deadline_ticks(limits.timeout));

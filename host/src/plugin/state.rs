@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config::PluginSpec;
 use crate::event::S3Record;
+use crate::guard::Lineage;
 use crate::store::ObjectStore;
 
 /// How much of a guest's stderr is kept: enough for a panic message, which is what a
@@ -39,6 +40,10 @@ pub struct PluginState {
     /// The object that triggered the call: always readable.
     pub(crate) trigger_bucket: String,
     pub(crate) trigger_key: String,
+    /// The triggering object's lineage: what this plugin's writes build on.
+    pub(crate) lineage: Lineage,
+    /// The request this call serves (the Lambda request id, or a local one).
+    pub(crate) request_id: Arc<str>,
     pub(crate) usage: Usage,
 }
 
@@ -58,11 +63,14 @@ impl std::fmt::Debug for PluginState {
 /// What one call used, and the limit it hit, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// Object calls of any kind.
+    pub calls: u32,
     /// Object mutations: put, create, copy, delete.
     pub writes: u32,
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub log_lines: u32,
+    pub log_bytes: u64,
     pub logs_dropped: u32,
     pub denial_count: u32,
     /// The first few denials, as `read forbidden/secret.txt`.
@@ -89,6 +97,8 @@ impl PluginState {
         spec: Arc<PluginSpec>,
         store: Arc<dyn ObjectStore>,
         record: &S3Record,
+        lineage: Lineage,
+        request_id: Arc<str>,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtxBuilder::new()
@@ -109,6 +119,8 @@ impl PluginState {
             store,
             trigger_bucket: record.bucket.clone(),
             trigger_key: record.key.clone(),
+            lineage,
+            request_id,
             usage: Usage::default(),
         }
     }

@@ -3,7 +3,8 @@
 //! The mode is the first `/`-separated segment of the triggering object's decoded key, so a
 //! test picks the behaviour by naming the object: `ok/a.txt`, `loop/x`, `membomb/x`, ...
 //! Settings: `out_bucket` (default: the record's bucket) and `out_prefix` (default `out/`)
-//! say where modes that write put their output: at `out_prefix` + the source key.
+//! say where modes that write put their output: at `out_prefix` + the source key; `mode`,
+//! when set, names the mode for every record instead of the key.
 //!
 //! | mode | does | returns |
 //! | --- | --- | --- |
@@ -27,6 +28,10 @@
 //! | `delete-trigger` | deletes the triggering object | the error, or `deleted` |
 //! | `many-writes` | `put`s 100 small objects under `out_prefix` + key + `/` | the first error, or `wrote 100` |
 //! | `log-flood` | logs 100 000 info lines | `logged 100000 lines` |
+//! | `self-write` | `put`s key + `.again` in the record's own bucket | the error, or `wrote KEY` |
+//! | `write-bytes` | streams 64 MiB of zeros to `out_prefix` + key | the first error, or `wrote N bytes` |
+//! | `dotdot` | `put`s `out_prefix` + `../escape.txt` | the error, or `wrote it` |
+//! | `forge` | copies like `ok`, asking for metadata `s3plug-depth` = `0` | `copied N bytes` |
 //! | anything else | nothing | the error `unknown mode "..."` |
 
 mod hostile;
@@ -40,7 +45,9 @@ struct TestGuest;
 
 impl Plugin for TestGuest {
     fn handle(record: Record) -> Result<Outcome, Error> {
-        let mode = record.key.split('/').next().unwrap_or_default().to_owned();
+        // The `mode` setting, when set, names the mode for every record.
+        let mode = config::get("mode")
+            .unwrap_or_else(|| record.key.split('/').next().unwrap_or_default().to_owned());
         match mode.as_str() {
             "ok" => object_modes::copy_with_put(&record, &Output::from_config(&record)),
             "stream" => object_modes::copy_with_stream(&record, &Output::from_config(&record)),
@@ -51,6 +58,10 @@ impl Plugin for TestGuest {
             "list-outside" => object_modes::list_bucket(&record),
             "delete-trigger" => object_modes::delete_trigger(&record),
             "many-writes" => object_modes::many_writes(&record, &Output::from_config(&record)),
+            "self-write" => object_modes::write_onto_own_trigger(&record),
+            "write-bytes" => object_modes::write_bytes(&record, &Output::from_config(&record)),
+            "dotdot" => object_modes::write_dotdot(&Output::from_config(&record)),
+            "forge" => object_modes::forge_lineage(&record, &Output::from_config(&record)),
             "echo" => Ok(report_modes::echo(&record)),
             "config" => Ok(report_modes::config()),
             "skip" => Ok(Outcome::skipped("not interested")),

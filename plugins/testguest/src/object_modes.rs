@@ -93,3 +93,48 @@ pub fn many_writes(record: &Record, output: &Output) -> Result<Outcome, Error> {
     }
     Ok(Outcome::processed(format!("wrote {MANY_WRITES}")))
 }
+
+/// `self-write`: writes next to the triggering object, where the plugin's own trigger
+/// usually matches.
+pub fn write_onto_own_trigger(record: &Record) -> Result<Outcome, Error> {
+    let key = format!("{}.again", record.key);
+    objects::put(&record.bucket, &key, b"again", &PutOptions::new())?;
+    Ok(Outcome::processed(format!("wrote {key}")))
+}
+
+/// How much the `write-bytes` mode writes.
+const WRITE_BYTES: usize = 64 << 20;
+
+/// `write-bytes`: streams 64 MiB of zeros.
+pub fn write_bytes(record: &Record, output: &Output) -> Result<Outcome, Error> {
+    let mut writer = objects::create(&output.bucket, &output.key(&record.key), &PutOptions::new())?;
+    let chunk = vec![0; STREAM_CHUNK_BYTES];
+    let mut total = 0;
+    while total < WRITE_BYTES {
+        writer.write_all(&chunk)?;
+        total += chunk.len();
+    }
+    writer.finish()?;
+    Ok(Outcome::processed(format!("wrote {total} bytes")))
+}
+
+/// `dotdot`: a key with a `..` segment.
+pub fn write_dotdot(output: &Output) -> Result<Outcome, Error> {
+    objects::put(
+        &output.bucket,
+        &output.key("../escape.txt"),
+        b"x",
+        &PutOptions::new(),
+    )?;
+    Ok(Outcome::processed("wrote it"))
+}
+
+/// `forge`: a copy that claims to be at depth 0.
+pub fn forge_lineage(record: &Record, output: &Output) -> Result<Outcome, Error> {
+    let body = objects::read_all(&record.bucket, &record.key)?;
+    let options = PutOptions::new()
+        .metadata("s3plug-depth", "0")
+        .metadata("S3plug-Origin", "nobody");
+    objects::put(&output.bucket, &output.key(&record.key), &body, &options)?;
+    Ok(Outcome::processed(format!("copied {} bytes", body.len())))
+}

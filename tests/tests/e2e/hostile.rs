@@ -13,8 +13,9 @@ fn harness() -> Harness {
 name = "guest"
 wasm = "{TESTGUEST}"
 trigger = {{ bucket = "inbox" }}
-write = ["inbox/out/"]
+write = ["outbox/out/"]
 limits = {{ timeout_ms = {TIMEOUT_MS}, memory_mib = 32, max_writes = 4 }}
+config = {{ out_bucket = "outbox" }}
 "#
     ))
 }
@@ -36,7 +37,7 @@ fn run_between_good_records(mode_key: &str) -> s3plug::outcome::RecordOutcome {
         let good = outcome_of(&outcomes, index, "guest");
         assert_eq!(good.status, Status::Ok, "{good:#?}");
         assert!(
-            h.store.bytes("inbox", &format!("out/{key}")).is_some(),
+            h.store.bytes("outbox", &format!("out/{key}")).is_some(),
             "{key} was not copied"
         );
     }

@@ -8,11 +8,16 @@ const MAX_LINE_BYTES: usize = 4096;
 
 impl Host for PluginState {
     fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
-        if self.usage.log_lines >= self.spec.limits.max_log_lines {
+        let limits = &self.spec.limits;
+        let bytes = message.len().min(MAX_LINE_BYTES) as u64;
+        if self.usage.log_lines >= limits.max_log_lines
+            || self.usage.log_bytes + bytes > limits.max_log_bytes
+        {
             self.usage.logs_dropped += 1;
             return Ok(());
         }
         self.usage.log_lines += 1;
+        self.usage.log_bytes += bytes;
         if message.len() > MAX_LINE_BYTES {
             let cut = message.floor_char_boundary(MAX_LINE_BYTES);
             message.truncate(cut);

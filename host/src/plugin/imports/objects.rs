@@ -1,11 +1,12 @@
-//! `s3plug:plugin/objects`: object access, checked against the plugin's grants before any
-//! I/O, and counted against its limits.
+//! `s3plug:plugin/objects`: object access, checked against the plugin's grants and loop
+//! guards before any I/O, and counted against its limits.
 
 use std::io::Read;
 
 use wasmtime::component::Resource;
 
 use crate::grant::Access;
+use crate::guard;
 use crate::plugin::PluginState;
 use crate::plugin::bindings::objects::{Host, HostReader, HostWriter};
 use crate::plugin::bindings::types::{Error, ListPage, ObjectInfo, PutOptions};
@@ -32,45 +33,147 @@ pub struct WriterHandle {
     writer: Option<Box<dyn ObjectWriter>>,
 }
 
-impl PluginState {
-    /// Checks one object access: a valid key, then the grants (the triggering object is
-    /// always readable). A refusal is logged and counted, and becomes the guest's error.
-    fn check(&mut self, op: &str, access: Access, bucket: &str, key: &str) -> Result<(), Error> {
-        store::check_key(key).map_err(Error::InvalidKey)?;
-        let is_trigger = bucket == self.trigger_bucket && key == self.trigger_key;
-        if (access == Access::Read && is_trigger) || self.spec.grants.allows(access, bucket, key) {
-            return Ok(());
+/// The object operations, as they appear in denials and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Head,
+    Get,
+    Put,
+    Create,
+    List,
+    CopyFrom,
+    CopyTo,
+    Delete,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Head => "head",
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::Create => "create",
+            Op::List => "list",
+            Op::CopyFrom => "copy from",
+            Op::CopyTo => "copy to",
+            Op::Delete => "delete",
         }
-        Err(self.deny(op, access, bucket, key))
     }
 
-    fn deny(&mut self, op: &str, access: Access, bucket: &str, key: &str) -> Error {
-        let what = format!("{op} {bucket}/{key}");
-        tracing::warn!(
-            plugin = %self.spec.name,
-            operation = op,
-            bucket,
-            key,
-            "denied: plugin has no {access} grant for {bucket}/{key}"
-        );
+    fn access(self) -> Access {
+        match self {
+            Op::Head | Op::Get | Op::List | Op::CopyFrom => Access::Read,
+            Op::Put | Op::Create | Op::CopyTo | Op::Delete => Access::Write,
+        }
+    }
+
+    /// The S3 events a write of this kind causes.
+    fn events(self) -> &'static [&'static str] {
+        match self {
+            Op::Put => &["ObjectCreated:Put"],
+            Op::Create => &["ObjectCreated:Put", "ObjectCreated:CompleteMultipartUpload"],
+            Op::CopyTo => &["ObjectCreated:Copy"],
+            Op::Delete => &["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"],
+            Op::Head | Op::Get | Op::List | Op::CopyFrom => &[],
+        }
+    }
+}
+
+impl PluginState {
+    /// Checks one object access: the call budget, a valid key, the grants (the triggering
+    /// object is always readable), and for writes that they would not trigger the plugin
+    /// itself. A refusal is logged and counted, and becomes the guest's error.
+    fn check(&mut self, op: Op, bucket: &str, key: &str) -> Result<(), Error> {
+        self.count_call()?;
+        store::check_key(key).map_err(Error::InvalidKey)?;
+        let access = op.access();
+        let is_trigger = bucket == self.trigger_bucket && key == self.trigger_key;
+        let granted =
+            (access == Access::Read && is_trigger) || self.spec.grants.allows(access, bucket, key);
+        if !granted {
+            return Err(self.deny(
+                op,
+                bucket,
+                key,
+                format!("plugin has no {access} grant for it"),
+            ));
+        }
+        if self.spec.max_depth.is_none() && self.would_trigger_itself(op, bucket, key) {
+            return Err(self.deny(
+                op,
+                bucket,
+                key,
+                "it would trigger this plugin again; set max_depth to allow bounded recursion"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn would_trigger_itself(&self, op: Op, bucket: &str, key: &str) -> bool {
+        let trigger = &self.spec.trigger;
+        bucket == trigger.bucket
+            && key.starts_with(&trigger.prefix)
+            && key.ends_with(&trigger.suffix)
+            && op
+                .events()
+                .iter()
+                .any(|event| trigger.events.iter().any(|p| p.matches(event)))
+    }
+
+    fn deny(&mut self, op: Op, bucket: &str, key: &str, why: String) -> Error {
+        let what = format!("{} {bucket}/{key}", op.name());
+        tracing::warn!(plugin = %self.spec.name, operation = op.name(), bucket, key, "denied: {why}");
         self.usage.record_denial(what.clone());
-        Error::Denied(format!(
-            "{what}: plugin {:?} has no {access} grant for it",
-            self.spec.name
-        ))
+        Error::Denied(format!("{what}: {why} (plugin {:?})", self.spec.name))
+    }
+
+    /// Fails the call and the record with `limit-exceeded`, naming the limit.
+    fn exceed(&mut self, limit: &str, max: impl std::fmt::Display, unit: &str) -> Error {
+        self.usage.record_limit(format!("{limit} ({max})"));
+        Error::LimitExceeded(format!("{limit}: at most {max}{unit} per record"))
+    }
+
+    fn count_call(&mut self) -> Result<(), Error> {
+        let max = self.spec.limits.max_calls;
+        if self.usage.calls >= max {
+            return Err(self.exceed("max_calls", max, " object calls"));
+        }
+        self.usage.calls += 1;
+        Ok(())
     }
 
     /// Counts one mutation against `max_writes`.
     fn count_write(&mut self) -> Result<(), Error> {
         let max = self.spec.limits.max_writes;
         if self.usage.writes >= max {
-            self.usage.record_limit(format!("max_writes ({max})"));
-            return Err(Error::LimitExceeded(format!(
-                "max_writes: at most {max} writes per record"
-            )));
+            return Err(self.exceed("max_writes", max, " writes"));
         }
         self.usage.writes += 1;
         Ok(())
+    }
+
+    /// Counts bytes about to be written against `max_write_bytes`.
+    fn count_written(&mut self, bytes: u64) -> Result<(), Error> {
+        let max = self.spec.limits.max_write_bytes;
+        if self.usage.bytes_written.saturating_add(bytes) > max {
+            return Err(self.exceed("max_write_bytes", max, " bytes written"));
+        }
+        self.usage.bytes_written += bytes;
+        Ok(())
+    }
+
+    /// The options of a write, with the host's lineage stamp in the metadata.
+    fn stamped(&self, options: PutOptions) -> store::PutOptions {
+        store::PutOptions {
+            content_type: options.content_type,
+            metadata: guard::stamped_metadata(
+                &options.metadata,
+                &self.lineage,
+                &self.spec.name,
+                &self.request_id,
+            ),
+        }
     }
 }
 
@@ -100,17 +203,10 @@ fn wit_info(info: store::ObjectInfo) -> ObjectInfo {
     }
 }
 
-fn store_options(options: PutOptions) -> store::PutOptions {
-    store::PutOptions {
-        content_type: options.content_type,
-        metadata: options.metadata,
-    }
-}
-
 impl Host for PluginState {
     fn head(&mut self, bucket: String, key: String) -> wasmtime::Result<Result<ObjectInfo, Error>> {
         Ok((|| {
-            self.check("head", Access::Read, &bucket, &key)?;
+            self.check(Op::Head, &bucket, &key)?;
             self.store
                 .head(&bucket, &key)
                 .map(wit_info)
@@ -124,7 +220,7 @@ impl Host for PluginState {
         key: String,
         range: Option<(u64, u64)>,
     ) -> wasmtime::Result<Result<Resource<ReaderHandle>, Error>> {
-        if let Err(err) = self.check("get", Access::Read, &bucket, &key) {
+        if let Err(err) = self.check(Op::Get, &bucket, &key) {
             return Ok(Err(err));
         }
         let range = range.map(|(first, last)| ByteRange { first, last });
@@ -147,17 +243,17 @@ impl Host for PluginState {
         options: PutOptions,
     ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
         Ok((|| {
-            self.check("put", Access::Write, &bucket, &key)?;
+            self.check(Op::Put, &bucket, &key)?;
             if body.len() > MAX_PUT_BYTES {
                 return Err(Error::TooLarge);
             }
             self.count_write()?;
-            let info = self
-                .store
-                .put(&bucket, &key, &body, &store_options(options))
-                .map_err(store_error)?;
-            self.usage.bytes_written += body.len() as u64;
-            Ok(wit_info(info))
+            self.count_written(body.len() as u64)?;
+            let options = self.stamped(options);
+            self.store
+                .put(&bucket, &key, &body, &options)
+                .map(wit_info)
+                .map_err(store_error)
         })())
     }
 
@@ -168,10 +264,11 @@ impl Host for PluginState {
         options: PutOptions,
     ) -> wasmtime::Result<Result<Resource<WriterHandle>, Error>> {
         let writer = (|| {
-            self.check("create", Access::Write, &bucket, &key)?;
+            self.check(Op::Create, &bucket, &key)?;
             self.count_write()?;
+            let options = self.stamped(options);
             self.store
-                .create(&bucket, &key, &store_options(options))
+                .create(&bucket, &key, &options)
                 .map_err(store_error)
         })();
         match writer {
@@ -189,12 +286,16 @@ impl Host for PluginState {
         next: Option<String>,
         max: u32,
     ) -> wasmtime::Result<Result<ListPage, Error>> {
+        if let Err(err) = self.count_call() {
+            return Ok(Err(err));
+        }
         if !self.spec.grants.allows_list(&bucket, &prefix) {
+            let why = "plugin has no read grant covering this prefix".to_owned();
             return Ok(Err(self.deny(
-                "list",
-                Access::Read,
+                Op::List,
                 &bucket,
                 &format!("{prefix}*"),
+                why,
             )));
         }
         let page = self.store.list(
@@ -217,21 +318,31 @@ impl Host for PluginState {
         to_key: String,
     ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
         Ok((|| {
-            self.check("copy from", Access::Read, &from_bucket, &from_key)?;
-            self.check("copy to", Access::Write, &to_bucket, &to_key)?;
+            self.check(Op::CopyFrom, &from_bucket, &from_key)?;
+            self.check(Op::CopyTo, &to_bucket, &to_key)?;
             self.count_write()?;
+            let source = self
+                .store
+                .head(&from_bucket, &from_key)
+                .map_err(store_error)?;
+            self.count_written(source.size)?;
+            // The copy carries the source's content type and user metadata, with the host's
+            // lineage stamp in place of the source's.
+            let options = self.stamped(PutOptions {
+                content_type: source.content_type,
+                metadata: source.metadata,
+            });
             let info = self
                 .store
-                .copy(&from_bucket, &from_key, &to_bucket, &to_key)
+                .copy(&from_bucket, &from_key, &to_bucket, &to_key, Some(&options))
                 .map_err(store_error)?;
-            self.usage.bytes_written += info.size;
             Ok(wit_info(info))
         })())
     }
 
     fn delete(&mut self, bucket: String, key: String) -> wasmtime::Result<Result<(), Error>> {
         Ok((|| {
-            self.check("delete", Access::Write, &bucket, &key)?;
+            self.check(Op::Delete, &bucket, &key)?;
             self.count_write()?;
             self.store.delete(&bucket, &key).map_err(store_error)
         })())
@@ -244,8 +355,13 @@ impl HostReader for PluginState {
         reader: Resource<ReaderHandle>,
         max: u32,
     ) -> wasmtime::Result<Result<Vec<u8>, Error>> {
+        let budget = self
+            .spec
+            .limits
+            .max_read_bytes
+            .saturating_sub(self.usage.bytes_read);
         let handle = self.table.get_mut(&reader)?;
-        let want = max.min(MAX_READ_CHUNK) as usize;
+        let want = u64::from(max.min(MAX_READ_CHUNK)).min(budget.saturating_add(1)) as usize;
         let mut buf = vec![0; want];
         let mut filled = 0;
         while filled < want {
@@ -254,14 +370,18 @@ impl HostReader for PluginState {
                 Ok(n) => filled += n,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(err) => {
+                    let (bucket, key) = (&handle.info.bucket, &handle.info.key);
                     return Ok(Err(Error::Storage(format!(
-                        "reading {}/{}: {err}",
-                        handle.info.bucket, handle.info.key
+                        "reading {bucket}/{key}: {err}"
                     ))));
                 }
             }
         }
         buf.truncate(filled);
+        if filled as u64 > budget {
+            let max = self.spec.limits.max_read_bytes;
+            return Ok(Err(self.exceed("max_read_bytes", max, " bytes read")));
+        }
         self.usage.bytes_read += filled as u64;
         Ok(Ok(buf))
     }
@@ -282,15 +402,17 @@ impl HostWriter for PluginState {
         writer: Resource<WriterHandle>,
         chunk: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
+        if self.table.get(&writer)?.writer.is_none() {
+            return Ok(Err(Error::Other("the writer is already finished".into())));
+        }
+        if let Err(err) = self.count_written(chunk.len() as u64) {
+            return Ok(Err(err));
+        }
         let handle = self.table.get_mut(&writer)?;
         let Some(inner) = handle.writer.as_mut() else {
             return Ok(Err(Error::Other("the writer is already finished".into())));
         };
-        let written = inner.write(&chunk).map_err(store_error);
-        if written.is_ok() {
-            self.usage.bytes_written += chunk.len() as u64;
-        }
-        Ok(written)
+        Ok(inner.write(&chunk).map_err(store_error))
     }
 
     fn finish(
