@@ -1,5 +1,5 @@
-//! Support for the end-to-end tests: where the built plugins are, a shared engine, and a
-//! harness that runs events through the real pipeline.
+//! Support for the end-to-end tests: where the built plugins are, a shared engine, a
+//! harness that runs events through the real pipeline, and a local Lambda Runtime API.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -13,6 +13,10 @@ use s3plug::store::{MemoryStore, ObjectStore, PutOptions};
 use serde_json::{Value, json};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+pub mod moto;
+
+pub mod runtime_api;
 
 /// One engine for every test of the binary, as in a real process.
 pub fn engine() -> &'static wasmtime::Engine {
@@ -65,9 +69,15 @@ impl Harness {
         let path = dir.path().join("s3plug.toml");
         std::fs::write(&path, config).expect("the config is written");
         let config = Config::load(&path).unwrap_or_else(|err| panic!("config refused: {err}"));
+        Self::from_config(dir, &config)
+    }
+
+    /// Loads a configuration that was built or changed in code, bypassing the checks of
+    /// `Config::load`, to test what the host does at run time when they are not enough.
+    pub fn from_config(dir: tempfile::TempDir, config: &Config) -> Self {
         let store = MemoryStore::new();
         let objects: Arc<dyn ObjectStore> = Arc::new(store.clone());
-        let pipeline = Pipeline::new(engine(), &config, objects, Some(&compile_cache()))
+        let pipeline = Pipeline::new(engine(), config, objects, Some(&compile_cache()))
             .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
         Self {
             dir,

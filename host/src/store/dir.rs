@@ -320,12 +320,13 @@ impl ObjectStore for DirStore {
         from_key: &str,
         to_bucket: &str,
         to_key: &str,
+        replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError> {
         let source = self.get(from_bucket, from_key, None)?;
-        let options = PutOptions {
+        let options = replace.cloned().unwrap_or(PutOptions {
             content_type: source.info.content_type.clone(),
             metadata: source.info.metadata,
-        };
+        });
         let mut writer = self.create(to_bucket, to_key, &options)?;
         let mut body = source.body;
         let mut buf = vec![0; 256 << 10];

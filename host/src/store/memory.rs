@@ -170,12 +170,13 @@ impl ObjectStore for MemoryStore {
         from_key: &str,
         to_bucket: &str,
         to_key: &str,
+        replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError> {
         let source = self.object(from_bucket, from_key)?;
-        let options = PutOptions {
+        let options = replace.cloned().unwrap_or(PutOptions {
             content_type: source.info.content_type,
             metadata: source.info.metadata,
-        };
+        });
         Ok(self.insert(to_bucket, to_key, source.data, &options))
     }
 

@@ -1,13 +1,15 @@
 //! Where objects live: one trait, several backends.
 //!
 //! - [`MemoryStore`]: in process, for tests and `s3plug run --store memory`;
-//! - [`DirStore`]: a local folder, `<root>/<bucket>/<key>`.
+//! - [`DirStore`]: a local folder, `<root>/<bucket>/<key>`;
+//! - [`S3Store`]: Amazon S3 or an S3-compatible server.
 //!
 //! The trait is synchronous: plugins run on their own threads, and a backend that speaks to
 //! a network service blocks that thread, not an event loop.
 
 mod dir;
 mod memory;
+mod s3;
 
 use std::fmt;
 use std::io::Read;
@@ -17,6 +19,7 @@ use anyhow::Context;
 
 pub use dir::DirStore;
 pub use memory::MemoryStore;
+pub use s3::{PART_BYTES, S3Settings, S3Store, StaticCredentials};
 
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -150,18 +153,23 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         next: Option<&str>,
         max: u32,
     ) -> Result<ListPage, StoreError>;
+    /// Copies an object. With `replace`, the copy gets that content type and metadata (S3's
+    /// `MetadataDirective: REPLACE`); without, the source's.
     fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
         to_bucket: &str,
         to_key: &str,
+        replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError>;
     /// Deleting a missing object succeeds, as in S3.
     fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
 }
 
-/// Opens a store by name: `memory`, or `dir:PATH` (a folder of buckets).
+/// Opens a store by name: `memory`, `dir:PATH` (a folder of buckets), `s3` (the standard
+/// AWS configuration) or `s3:ENDPOINT` (an S3-compatible server, such as
+/// `s3:http://127.0.0.1:9000`).
 pub fn open(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
     if spec == "memory" {
         return Ok(Arc::new(MemoryStore::new()));
@@ -172,7 +180,17 @@ pub fn open(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
             DirStore::new(path).with_context(|| format!("cannot open the folder {path:?}"))?;
         return Ok(Arc::new(store));
     }
-    anyhow::bail!("unknown store {spec:?}: use dir:PATH, memory or s3")
+    if spec == "s3" {
+        return Ok(Arc::new(S3Store::connect(None)?));
+    }
+    if let Some(endpoint) = spec.strip_prefix("s3:") {
+        anyhow::ensure!(
+            endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+            "store s3: needs an endpoint URL, as s3:http://HOST:PORT"
+        );
+        return Ok(Arc::new(S3Store::connect(Some(endpoint))?));
+    }
+    anyhow::bail!("unknown store {spec:?}: use dir:PATH, memory, s3 or s3:ENDPOINT")
 }
 
 /// The longest key S3 accepts, in bytes.

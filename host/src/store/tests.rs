@@ -138,10 +138,20 @@ fn listing_pages_copy_and_delete() {
             )
             .unwrap();
         let copied = store
-            .copy("photos", "meta.txt", "other", "copy.txt")
+            .copy("photos", "meta.txt", "other", "copy.txt", None)
             .unwrap();
         assert_eq!(copied.content_type.as_deref(), Some("x/y"));
         assert_eq!(copied.metadata, vec![("k".to_owned(), "v".to_owned())]);
+        let replaced = PutOptions {
+            content_type: Some("a/b".into()),
+            metadata: vec![("n".into(), "1".into())],
+        };
+        let copied = store
+            .copy("photos", "meta.txt", "other", "copy2.txt", Some(&replaced))
+            .unwrap();
+        assert_eq!(copied.content_type.as_deref(), Some("a/b"));
+        assert_eq!(copied.metadata, vec![("n".to_owned(), "1".to_owned())]);
+        assert_eq!(read_all(&*store, "other", "copy2.txt", None), b"m");
 
         store.delete("photos", "a/1").unwrap();
         store.delete("photos", "a/1").unwrap();

@@ -4,5 +4,8 @@
 mod cli;
 mod hostile;
 mod keys;
+mod lambda;
+mod loops;
 mod plugins;
 mod routing;
+mod s3;
