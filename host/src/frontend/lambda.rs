@@ -64,12 +64,14 @@ fn init() -> anyhow::Result<Pipeline> {
     let store_spec = std::env::var("S3PLUG_STORE").unwrap_or_else(|_| "s3".to_owned());
     let objects = store::open(&store_spec)
         .with_context(|| format!("cannot open the store {store_spec:?}"))?;
-    let engine = plugin::new_engine().context("cannot start the WebAssembly engine")?;
+    let (engine, allocator) = plugin::new_engine_with(&plugin::EngineOptions::for_config(&config))
+        .context("cannot start the WebAssembly engine")?;
     let cache = CompileCache::from_env();
     let pipeline = Pipeline::new(&engine, &config, objects, cache.as_ref())?;
     tracing::info!(
         config = %path.display(),
         store = %store_spec,
+        allocator = ?allocator,
         plugins = pipeline.registry().plugins().len(),
         "init done"
     );

@@ -22,6 +22,8 @@ pub enum LoadKind {
     Compiled,
     /// Loaded from the compile cache.
     Cached,
+    /// Loaded from a precompiled artifact named in the config (`s3plug compile`).
+    Precompiled,
 }
 
 /// A folder of compiled plugins.
@@ -121,4 +123,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ));
     fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path)
+}
+
+/// Loads a precompiled artifact named in the configuration.
+#[expect(
+    unsafe_code,
+    reason = "loading precompiled plugins is what `s3plug compile` is for"
+)]
+pub(crate) fn deserialize_precompiled(
+    engine: &Engine,
+    bytes: &[u8],
+) -> wasmtime::Result<Component> {
+    // SAFETY: an artifact named in the configuration is trusted like the host binary: it is
+    // shipped in the same deployment package (or pinned by `sha256`). wasmtime checks its
+    // header against this engine's version and settings and refuses a mismatch.
+    unsafe { Component::deserialize(engine, bytes) }
 }

@@ -44,10 +44,25 @@ impl LoadedPlugin {
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(deadline_ticks(limits.timeout));
         store.epoch_deadline_trap();
-        let returned = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|plugin| plugin.call_handle(&mut store, &wit_record(record)));
+        let returned = match self.pre.instantiate(&mut store) {
+            Ok(plugin) => plugin.call_handle(&mut store, &wit_record(record)),
+            // Not the guest's doing (a full instance pool, say): worth a retry.
+            Err(err)
+                if err.downcast_ref::<Trap>().is_none()
+                    && store.data().memory.refused.is_none() =>
+            {
+                let failure = Failure::new(
+                    FailureKind::Internal,
+                    format!("cannot instantiate the plugin: {err:#}"),
+                );
+                return CallReport {
+                    result: Err(failure),
+                    usage: store.into_data().usage,
+                    duration: started.elapsed(),
+                };
+            }
+            Err(err) => Err(err),
+        };
         let duration = started.elapsed();
         let state = store.into_data();
         let result = match returned {

@@ -9,7 +9,9 @@ mod registry;
 mod state;
 
 pub use cache::{CompileCache, LoadKind};
-pub use engine::{EPOCH_TICK, engine_config, new_engine};
+pub use engine::{
+    Allocator, EPOCH_TICK, EngineOptions, engine_config, new_engine, new_engine_with,
+};
 pub use invoke::CallReport;
 pub use registry::{LoadError, LoadedPlugin, PluginRegistry};
 pub use state::{PluginState, Usage};

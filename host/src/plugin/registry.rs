@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Precompiled};
 
 use super::CONTRACT;
 use super::bindings::{Plugin, PluginPre};
@@ -105,21 +105,7 @@ fn load_one(
         message,
     };
     let wasm = component_bytes(spec, cache, objects).map_err(fail)?;
-    if wasm.get(..4) != Some(b"\0asm") {
-        return Err(fail("not a WebAssembly file".into()));
-    }
-    if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
-        return Err(fail(
-            "a core WebAssembly module, not a component: build it for wasm32-wasip2 \
-             (`cargo build --target wasm32-wasip2`)"
-                .into(),
-        ));
-    }
-    let (component, load_kind) = match cache {
-        Some(cache) => cache.component(engine, &wasm),
-        None => Component::new(engine, &wasm).map(|c| (c, LoadKind::Compiled)),
-    }
-    .map_err(|err| fail(format!("cannot compile the component: {err:#}")))?;
+    let (component, load_kind) = component(engine, spec, &wasm, cache).map_err(fail)?;
     let instance_pre = linker.instantiate_pre(&component).map_err(|err| {
         fail(format!(
             "its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"
@@ -206,4 +192,71 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Compiles a component, or loads a precompiled one (`s3plug compile`). A precompiled
+/// artifact that this engine refuses (another wasmtime version, other settings) is never
+/// used: the `.wasm` beside it is compiled instead, or the plugin is refused.
+fn component(
+    engine: &Engine,
+    spec: &PluginSpec,
+    bytes: &[u8],
+    cache: Option<&CompileCache>,
+) -> Result<(Component, LoadKind), String> {
+    match Engine::detect_precompiled(bytes) {
+        Some(Precompiled::Component) => {
+            match super::cache::deserialize_precompiled(engine, bytes) {
+                Ok(component) => return Ok((component, LoadKind::Precompiled)),
+                Err(err) => {
+                    let refused =
+                        format!("the precompiled artifact does not fit this host ({err:#})");
+                    let sibling = match &spec.wasm {
+                        PluginSource::File(path) => {
+                            Some(path.with_extension("wasm")).filter(|p| p.is_file())
+                        }
+                        PluginSource::S3 { .. } => None,
+                    };
+                    let Some(sibling) = sibling else {
+                        return Err(format!(
+                            "{refused}; recompile it with `s3plug compile` for this s3plug"
+                        ));
+                    };
+                    tracing::warn!(plugin = %spec.name, wasm = %sibling.display(), "{refused}; compiling the .wasm beside it");
+                    let wasm = std::fs::read(&sibling).map_err(|e| {
+                        format!("{refused}; cannot read {}: {e}", sibling.display())
+                    })?;
+                    return compile(engine, &wasm, cache);
+                }
+            }
+        }
+        Some(Precompiled::Module) => {
+            return Err(
+                "a precompiled core module, not a component: precompile the component".into(),
+            );
+        }
+        None => {}
+    }
+    compile(engine, bytes, cache)
+}
+
+fn compile(
+    engine: &Engine,
+    wasm: &[u8],
+    cache: Option<&CompileCache>,
+) -> Result<(Component, LoadKind), String> {
+    if wasm.get(..4) != Some(b"\0asm") {
+        return Err("not a WebAssembly file".into());
+    }
+    if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
+        return Err(
+            "a core WebAssembly module, not a component: build it for wasm32-wasip2 \
+                    (`cargo build --target wasm32-wasip2`)"
+                .into(),
+        );
+    }
+    match cache {
+        Some(cache) => cache.component(engine, wasm),
+        None => Component::new(engine, wasm).map(|c| (c, LoadKind::Compiled)),
+    }
+    .map_err(|err| format!("cannot compile the component: {err:#}"))
 }

@@ -129,7 +129,7 @@ impl S3Store {
     pub fn connect_with(settings: S3Settings) -> anyhow::Result<Self> {
         let blocker = match Handle::try_current() {
             Ok(handle) => Blocker::borrowed(handle),
-            Err(_) => Blocker::owned()?,
+            Err(_) => Blocker::own_runtime()?,
         };
         Self::load(blocker, settings)
     }
@@ -183,19 +183,15 @@ impl S3Store {
         sdk_error(err, bucket, key, self.target())
     }
 
-    /// Whether a bucket exists, to tell a missing bucket from a missing object after a
-    /// `HEAD`, whose 404 has no body to say which.
-    async fn bucket_exists(&self, bucket: &str) -> Result<bool, StoreError> {
+    /// Whether a bucket surely does not exist, to tell a missing bucket from a missing
+    /// object after a `HEAD`, whose 404 has no body to say which. Any doubt (the role may
+    /// not be allowed `HeadBucket`) answers `false`.
+    async fn bucket_is_missing(&self, bucket: &str) -> bool {
         match self.client.head_bucket().bucket(bucket).send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(self.error(err, bucket, "")),
+            Ok(_) => false,
+            Err(err) => err
+                .raw_response()
+                .is_some_and(|r| r.status().as_u16() == 404),
         }
     }
 
@@ -218,7 +214,7 @@ impl S3Store {
                 metadata: metadata_of(out.metadata()),
             }),
             Err(err) => match self.error(err, bucket, key) {
-                StoreError::NotFound { .. } if !self.bucket_exists(bucket).await? => {
+                StoreError::NotFound { .. } if self.bucket_is_missing(bucket).await => {
                     Err(StoreError::NoSuchBucket(bucket.to_owned()))
                 }
                 other => Err(other),
@@ -410,7 +406,7 @@ impl ObjectStore for S3Store {
             match copied {
                 Ok(_) => self.head_async(to_bucket, to_key).await,
                 Err(err) => match self.error(err, from_bucket, from_key) {
-                    StoreError::NoSuchBucket(_) if self.bucket_exists(from_bucket).await? => {
+                    StoreError::NoSuchBucket(_) if !self.bucket_is_missing(from_bucket).await => {
                         Err(StoreError::NoSuchBucket(to_bucket.to_owned()))
                     }
                     other => Err(other),
@@ -462,13 +458,13 @@ struct Blocker {
     handle: Handle,
     /// The runtime, when the store built its own; shared with open readers and writers so
     /// that it outlives them.
-    _owned: Option<Arc<OwnedRuntime>>,
+    owned: Option<Arc<OwnedRuntime>>,
 }
 
 impl fmt::Debug for Blocker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Blocker")
-            .field("owned", &self._owned.is_some())
+            .field("owned", &self.owned.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -477,11 +473,11 @@ impl Blocker {
     fn borrowed(handle: Handle) -> Self {
         Self {
             handle,
-            _owned: None,
+            owned: None,
         }
     }
 
-    fn owned() -> anyhow::Result<Self> {
+    fn own_runtime() -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_WORKERS)
             .thread_name("s3plug-s3")
@@ -490,7 +486,7 @@ impl Blocker {
             .context("cannot start the S3 store's runtime")?;
         Ok(Self {
             handle: runtime.handle().clone(),
-            _owned: Some(Arc::new(OwnedRuntime(Some(runtime)))),
+            owned: Some(Arc::new(OwnedRuntime(Some(runtime)))),
         })
     }
 
@@ -584,42 +580,45 @@ struct S3Writer {
 }
 
 impl S3Writer {
-    /// Uploads the buffer as the next part, starting the upload first if needed.
-    fn upload_part(&mut self) -> Result<(), StoreError> {
-        let part = Bytes::from(std::mem::take(&mut self.buffer));
-        let store = self.store.clone();
+    /// Starts the multipart upload; returns its id.
+    fn start_upload(&self) -> Result<String, StoreError> {
+        let store = &self.store;
         let (bucket, key) = (self.bucket.as_str(), self.key.as_str());
-        if self.upload.is_none() {
-            let request = store
-                .client
-                .create_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .checksum_algorithm(ChecksumAlgorithm::Crc32)
-                .set_content_type(self.options.content_type.clone())
-                .set_metadata(metadata_map(&self.options.metadata));
-            let out = store
-                .blocker
-                .block_on(request.send())?
-                .map_err(|err| store.error(err, bucket, key))?;
-            let id = out.upload_id().ok_or_else(|| {
-                StoreError::Backend(format!("{bucket}/{key}: the upload has no id"))
-            })?;
-            self.upload = Some(Upload {
-                id: id.to_owned(),
+        let request = store
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .set_content_type(self.options.content_type.clone())
+            .set_metadata(metadata_map(&self.options.metadata));
+        let out = store
+            .blocker
+            .block_on(request.send())?
+            .map_err(|err| store.error(err, bucket, key))?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Backend(format!("{bucket}/{key}: the upload has no id")))
+    }
+
+    /// Uploads the buffer as the next part, starting the upload first if needed.
+    fn upload_part(&mut self) -> Result<&Upload, StoreError> {
+        let upload = match self.upload.take() {
+            Some(upload) => upload,
+            None => Upload {
+                id: self.start_upload()?,
                 parts: Vec::new(),
-            });
-        }
-        let upload = self
-            .upload
-            .as_mut()
-            .ok_or_else(|| StoreError::Backend("the multipart upload vanished".into()))?;
+            },
+        };
+        let upload = self.upload.insert(upload);
+        let (store, bucket, key) = (&self.store, self.bucket.as_str(), self.key.as_str());
         let number = i32::try_from(upload.parts.len() + 1).unwrap_or(i32::MAX);
         if number > MAX_PARTS {
             return Err(StoreError::TooLarge(format!(
                 "{bucket}/{key}: more than {MAX_PARTS} parts of {PART_BYTES} bytes"
             )));
         }
+        let part = Bytes::from(std::mem::take(&mut self.buffer));
         let request = store
             .client
             .upload_part()
@@ -640,7 +639,7 @@ impl S3Writer {
                 .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
                 .build(),
         );
-        Ok(())
+        Ok(upload)
     }
 }
 
@@ -673,21 +672,18 @@ impl ObjectWriter for S3Writer {
             ))?;
         }
         // The buffer holds at least one byte: a full one is uploaded only when more comes.
-        self.upload_part()?;
+        let upload = self.upload_part()?;
+        let (id, parts) = (upload.id.clone(), upload.parts.clone());
         let (bucket, key) = (self.bucket.as_str(), self.key.as_str());
-        let upload = self
-            .upload
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("the multipart upload vanished".into()))?;
         let request = store
             .client
             .complete_multipart_upload()
             .bucket(bucket)
             .key(key)
-            .upload_id(&upload.id)
+            .upload_id(id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
-                    .set_parts(Some(upload.parts.clone()))
+                    .set_parts(Some(parts))
                     .build(),
             );
         let out = store

@@ -7,5 +7,6 @@ mod keys;
 mod lambda;
 mod loops;
 mod plugins;
+mod precompiled;
 mod routing;
 mod s3;

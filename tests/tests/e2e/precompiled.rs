@@ -1,0 +1,103 @@
+//! Precompiled plugins (`s3plug compile`): loaded without compiling when they fit the
+//! engine, refused (or replaced by the `.wasm` beside them) when they do not.
+
+use std::path::Path;
+use std::process::Command;
+
+use s3plug::outcome::Status;
+use s3plug::plugin::LoadKind;
+use s3plug_tests::{
+    COMPILE_CACHE, Harness, RawRecord, TESTGUEST, outcome_of, s3_event, s3plug_bin,
+};
+
+fn config(wasm: &Path) -> String {
+    format!(
+        "[[plugin]]\nname = \"guest\"\nwasm = \"{}\"\ntrigger = {{ bucket = \"inbox\" }}\n",
+        wasm.display()
+    )
+}
+
+fn compile_with_the_binary(wasm: &Path, out: &Path) {
+    let output = Command::new(s3plug_bin())
+        .args([
+            "compile",
+            &wasm.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ])
+        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
+        .output()
+        .expect("s3plug runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("compiled "));
+}
+
+#[test]
+fn a_precompiled_plugin_loads_without_compiling_and_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cwasm = dir.path().join("guest.cwasm");
+    compile_with_the_binary(Path::new(TESTGUEST), &cwasm);
+    let h = Harness::new(&config(&cwasm));
+    assert_eq!(
+        h.pipeline.registry().plugins()[0].load_kind,
+        LoadKind::Precompiled
+    );
+    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "echo/x")]));
+    assert_eq!(
+        outcome_of(&outcomes, 0, "guest").status,
+        Status::Ok,
+        "{outcomes:#?}"
+    );
+}
+
+/// An artifact from an engine with other settings: what a different s3plug would make.
+fn foreign_artifact(path: &Path) {
+    let mut config = s3plug::plugin::engine_config();
+    config.epoch_interruption(false);
+    let engine = wasmtime::Engine::new(&config).expect("an engine");
+    let wasm = std::fs::read(TESTGUEST).expect("the guest");
+    std::fs::write(path, engine.precompile_component(&wasm).expect("compiles")).expect("written");
+}
+
+#[test]
+fn a_foreign_artifact_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cwasm = dir.path().join("guest.cwasm");
+    foreign_artifact(&cwasm);
+    let config_path = dir.path().join("s3plug.toml");
+    std::fs::write(&config_path, config(&cwasm)).expect("written");
+    let output = Command::new(s3plug_bin())
+        .args(["check", "--config", &config_path.display().to_string()])
+        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
+        .output()
+        .expect("s3plug runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("does not fit this host") && stderr.contains("s3plug compile"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_foreign_artifact_gives_way_to_the_wasm_beside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(TESTGUEST, dir.path().join("guest.wasm")).expect("copied");
+    let cwasm = dir.path().join("guest.cwasm");
+    foreign_artifact(&cwasm);
+    let h = Harness::new(&config(&cwasm));
+    assert_ne!(
+        h.pipeline.registry().plugins()[0].load_kind,
+        LoadKind::Precompiled
+    );
+    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "echo/x")]));
+    assert_eq!(
+        outcome_of(&outcomes, 0, "guest").status,
+        Status::Ok,
+        "{outcomes:#?}"
+    );
+}
