@@ -38,6 +38,9 @@ pub struct Config {
 pub struct HostSettings {
     /// How many (record, plugin) calls of one event run at once.
     pub concurrency: usize,
+    /// Where the host keeps its own small state objects (the markers of routes that skip
+    /// duplicates): `bucket/prefix/`, which no trigger may match.
+    pub state: Option<Grant>,
 }
 
 /// Default `[host] concurrency`: plugins mostly wait on S3, so more than the core count.
@@ -47,6 +50,7 @@ impl Default for HostSettings {
     fn default() -> Self {
         Self {
             concurrency: DEFAULT_CONCURRENCY,
+            state: None,
         }
     }
 }
@@ -83,6 +87,9 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// The plugin's own settings, served by the `config` import.
     pub config: BTreeMap<String, String>,
+    /// Skip a record already processed (same version and sequencer) or older by sequencer
+    /// than one already processed, using marker objects under `[host] state`.
+    pub skip_duplicates: bool,
     /// Set: the plugin may take part in a write cycle (itself included), and a record whose
     /// object is this many s3plug writes deep is stopped (`loop-stopped`). Unset: any cycle
     /// through the plugin is a config error, and writes onto its own trigger are denied.
@@ -174,6 +181,7 @@ struct ConfigFile {
 #[serde(deny_unknown_fields)]
 struct HostEntry {
     concurrency: Option<u64>,
+    state: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +200,8 @@ struct PluginEntry {
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
     max_depth: Option<u64>,
+    #[serde(default)]
+    skip_duplicates: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,13 +329,41 @@ impl Config {
                 message: "no [[plugin]] entries: nothing would run".to_owned(),
             });
         }
+        let state = match &file.host.state {
+            Some(text) => Some(text.parse::<Grant>().map_err(|message| ConfigError::File {
+                path: origin.to_owned(),
+                message: format!("key \"host.state\": {message}"),
+            })?),
+            None => None,
+        };
+        for plugin in &plugins {
+            let file_error = |message: String| ConfigError::File {
+                path: origin.to_owned(),
+                message,
+            };
+            if plugin.skip_duplicates && state.is_none() {
+                return Err(file_error(format!(
+                    "plugin {:?}: key \"skip_duplicates\" needs [host] state = \"bucket/prefix/\" for its markers",
+                    plugin.name
+                )));
+            }
+            if let Some(state) = state
+                .as_ref()
+                .filter(|s| crate::guard::grant_triggers(s, &plugin.trigger))
+            {
+                return Err(file_error(format!(
+                    "key \"host.state\": the host's state objects under {state} would trigger plugin {:?}",
+                    plugin.name
+                )));
+            }
+        }
         crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
             path: origin.to_owned(),
             message: err.to_string(),
         })?;
         Ok(Self {
             path: PathBuf::from(origin),
-            host: HostSettings { concurrency },
+            host: HostSettings { concurrency, state },
             plugins,
         })
     }
@@ -477,6 +515,7 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
         limits,
         config,
         max_depth,
+        skip_duplicates: entry.skip_duplicates,
     })
 }
 

@@ -7,6 +7,7 @@
 //! (record, plugin) ends as one [`outcome::RecordOutcome`].
 
 pub mod config;
+pub mod dedupe;
 pub mod event;
 pub mod eventgen;
 pub mod frontend;

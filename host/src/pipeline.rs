@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::dedupe::{DedupeState, Verdict};
 use crate::event::{DecodedEvent, EventItem, ItemKind, S3Record};
 use crate::guard::{Lineage, LoopGraph};
 use crate::outcome::{Failure, FailureKind, PluginOutcome, RecordOutcome, Status, UsageReport};
@@ -23,6 +24,8 @@ pub struct Pipeline {
     /// Per plugin: whether its trigger's lineage must be read before it runs, because it
     /// sits on an allowed write cycle or writes into one.
     needs_lineage: Vec<bool>,
+    /// The markers of routes with `skip_duplicates`.
+    dedupe: Option<DedupeState>,
 }
 
 /// One (record, plugin) call to make.
@@ -54,12 +57,18 @@ impl Pipeline {
                         .any(|e| e.from == i && config.plugins[e.to].max_depth.is_some())
             })
             .collect();
+        let dedupe = config
+            .host
+            .state
+            .clone()
+            .map(|location| DedupeState::new(objects.clone(), location));
         Ok(Self {
             registry,
             routes,
             objects,
             concurrency: config.host.concurrency,
             needs_lineage,
+            dedupe,
         })
     }
 
@@ -232,7 +241,32 @@ impl Pipeline {
             outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
             return outcome;
         }
+        let dedupe = self.dedupe.as_ref().filter(|_| plugin.spec.skip_duplicates);
+        if let Some(dedupe) = dedupe {
+            let skip = match dedupe.verdict(&plugin.spec.name, record) {
+                Verdict::Fresh => None,
+                Verdict::Duplicate => Some((
+                    "duplicate",
+                    "already processed: same object version and sequencer".to_owned(),
+                )),
+                Verdict::Stale { processed } => Some((
+                    "stale",
+                    format!("older than the event already processed (sequencer {processed})"),
+                )),
+            };
+            if let Some((kind, why)) = skip {
+                tracing::info!(plugin = %plugin.spec.name, bucket = %record.bucket, key = %record.key, "skipped: {why}");
+                outcome.status = Status::Ok;
+                outcome.outcome = Some(kind);
+                outcome.message = Some(why);
+                outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+                return outcome;
+            }
+        }
         let report = plugin.call(self.objects.clone(), record, lineage, request_id.clone());
+        if let (Some(dedupe), Ok(_)) = (dedupe, &report.result) {
+            dedupe.remember(&plugin.spec.name, record);
+        }
         outcome.usage = Some(UsageReport::from(&report.usage));
         match report.result {
             Ok(PluginOutcome::Processed(message)) => {

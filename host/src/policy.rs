@@ -39,6 +39,13 @@ pub fn execution_role_policy(config: &Config) -> Value {
             load.insert(object_arn(bucket, key));
         }
     }
+    let mut state = BTreeSet::new();
+    if let Some(location) = &config.host.state {
+        state.insert(object_arn(
+            &location.bucket,
+            &format!("{}*", location.prefix),
+        ));
+    }
     let mut statements = Vec::new();
     let mut objects = |sid: &str, actions: &[&str], resources: BTreeSet<String>| {
         if !resources.is_empty() {
@@ -59,6 +66,7 @@ pub fn execution_role_policy(config: &Config) -> Value {
         write,
     );
     objects("LoadPlugins", &["s3:GetObject"], load);
+    objects("HostState", &["s3:GetObject", "s3:PutObject"], state);
     for (bucket, prefixes) in list {
         statements.push(json!({
             "Sid": format!("List{}", sid_word(&bucket)),

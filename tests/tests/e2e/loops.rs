@@ -261,3 +261,60 @@ fn a_key_with_a_dotdot_segment_is_refused() {
         h.store.keys()
     );
 }
+
+#[test]
+fn duplicate_and_stale_deliveries_are_skipped_when_the_route_asks() {
+    let h = Harness::new(&format!(
+        r#"
+[host]
+state = "s3plug-state/markers/"
+
+[[plugin]]
+name = "guest"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "loop", prefix = "echo/" }}
+skip_duplicates = true
+"#
+    ));
+    let delivery = |sequencer: &str| {
+        let mut event = s3_event(&[RawRecord::put("loop", "echo/x")]);
+        event["Records"][0]["s3"]["object"]["sequencer"] = sequencer.into();
+        let outcomes = h.run(&event);
+        let outcome = outcome_of(&outcomes, 0, "guest");
+        assert_eq!(outcome.status, Status::Ok, "{outcome:#?}");
+        outcome.outcome.unwrap_or_default()
+    };
+    assert_eq!(delivery("0055AED6DCD90281E5"), "processed");
+    assert_eq!(delivery("0055AED6DCD90281E5"), "duplicate");
+    assert_eq!(delivery("0055AED6DCD90281E4"), "stale");
+    // A shorter sequencer compares after right-padding with zeros: newer here.
+    assert_eq!(delivery("0055AED6DCD90282"), "processed");
+    assert!(
+        h.store
+            .keys()
+            .iter()
+            .any(|(bucket, key)| bucket == "s3plug-state" && key.starts_with("markers/guest/"))
+    );
+}
+
+#[test]
+fn the_host_state_location_may_not_trigger_a_plugin() {
+    let text = format!(
+        "[host]\nstate = \"loop/state/\"\n\n[[plugin]]\nname = \"guest\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"loop\" }}\nskip_duplicates = true\n"
+    );
+    let err = Config::parse(&text, "s3plug.toml", std::path::Path::new("/"))
+        .expect_err("state triggers")
+        .to_string();
+    assert!(
+        err.contains("host.state") && err.contains("would trigger plugin \"guest\""),
+        "{err}"
+    );
+    let missing = text.replace("[host]\nstate = \"loop/state/\"\n", "");
+    let err = Config::parse(&missing, "s3plug.toml", std::path::Path::new("/"))
+        .expect_err("no state")
+        .to_string();
+    assert!(
+        err.contains("skip_duplicates") && err.contains("[host] state"),
+        "{err}"
+    );
+}

@@ -1,0 +1,207 @@
+//! Opt-in duplicate and stale skipping. S3 delivers each event at least once and not
+//! always in order; a route with `skip_duplicates = true` keeps, per (plugin, object), a small
+//! marker object under `[host] state` with the sequencer it last processed, and skips a
+//! record whose sequencer is not newer.
+//!
+//! The state lives in S3, not in process memory, so it holds across invocations and
+//! execution environments. It is best effort under races: two deliveries of one event that
+//! run at the same moment in two environments can both pass the check.
+
+use std::cmp::Ordering;
+use std::io::Read;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::event::S3Record;
+use crate::grant::Grant;
+use crate::store::{ObjectStore, PutOptions, StoreError};
+
+/// What the last processed record of an object was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Marker {
+    event: String,
+    sequencer: Option<String>,
+    version_id: Option<String>,
+    etag: Option<String>,
+}
+
+impl Marker {
+    fn of(record: &S3Record) -> Self {
+        Self {
+            event: record.event_name.clone(),
+            sequencer: record.sequencer.clone(),
+            version_id: record.version_id.clone(),
+            etag: record.etag.clone(),
+        }
+    }
+}
+
+/// Whether to run a plugin on a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Fresh,
+    /// Already processed: the same event of the same object version.
+    Duplicate,
+    /// Older than the event already processed for this object.
+    Stale {
+        processed: String,
+    },
+}
+
+/// Compares two sequencers as S3 documents it: as hexadecimal numbers, after right-padding
+/// the shorter with zeros.
+pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
+    let width = a.len().max(b.len());
+    let pad = |s: &str| format!("{:0<width$}", s.to_ascii_uppercase());
+    pad(a).cmp(&pad(b))
+}
+
+/// The markers of the routes that skip duplicates.
+#[derive(Debug, Clone)]
+pub struct DedupeState {
+    objects: Arc<dyn ObjectStore>,
+    location: Grant,
+}
+
+impl DedupeState {
+    pub fn new(objects: Arc<dyn ObjectStore>, location: Grant) -> Self {
+        Self { objects, location }
+    }
+
+    fn marker_key(&self, plugin: &str, record: &S3Record) -> String {
+        let object = Sha256::digest(format!("{}/{}", record.bucket, record.key));
+        let hex: String = object.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}{plugin}/{hex}.json", self.location.prefix)
+    }
+
+    fn read(&self, key: &str) -> Result<Option<Marker>, StoreError> {
+        let mut object = match self.objects.get(&self.location.bucket, key, None) {
+            Ok(object) => object,
+            Err(StoreError::NotFound { .. } | StoreError::NoSuchBucket(_)) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let mut bytes = Vec::new();
+        object
+            .body
+            .by_ref()
+            .take(64 << 10)
+            .read_to_end(&mut bytes)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// Whether `plugin` should run on `record`. A marker that cannot be read lets it run:
+    /// a duplicate is better than a loss.
+    pub fn verdict(&self, plugin: &str, record: &S3Record) -> Verdict {
+        let key = self.marker_key(plugin, record);
+        let marker = match self.read(&key) {
+            Ok(Some(marker)) => marker,
+            Ok(None) => return Verdict::Fresh,
+            Err(err) => {
+                tracing::warn!(
+                    plugin,
+                    key,
+                    "cannot read the duplicate marker, running anyway: {err}"
+                );
+                return Verdict::Fresh;
+            }
+        };
+        let current = Marker::of(record);
+        match (&current.sequencer, &marker.sequencer) {
+            (Some(new), Some(old)) => match compare_sequencers(new, old) {
+                Ordering::Greater => Verdict::Fresh,
+                Ordering::Equal => Verdict::Duplicate,
+                Ordering::Less => Verdict::Stale {
+                    processed: old.clone(),
+                },
+            },
+            // Senders without sequencers: only an identical event is a duplicate.
+            _ if current == marker => Verdict::Duplicate,
+            _ => Verdict::Fresh,
+        }
+    }
+
+    /// Records that `plugin` processed `record`.
+    pub fn remember(&self, plugin: &str, record: &S3Record) {
+        let key = self.marker_key(plugin, record);
+        let body = serde_json::to_vec(&Marker::of(record)).unwrap_or_default();
+        let options = PutOptions {
+            content_type: Some("application/json".into()),
+            metadata: Vec::new(),
+        };
+        if let Err(err) = self
+            .objects
+            .put(&self.location.bucket, &key, &body, &options)
+        {
+            tracing::warn!(plugin, key, "cannot write the duplicate marker: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn record(sequencer: Option<&str>) -> S3Record {
+        S3Record {
+            event_name: "ObjectCreated:Put".into(),
+            event_time: String::new(),
+            bucket: "photos".into(),
+            key: "a.jpg".into(),
+            raw_key: "a.jpg".into(),
+            size: Some(1),
+            etag: Some("e".into()),
+            version_id: None,
+            sequencer: sequencer.map(str::to_owned),
+            region: None,
+            principal: None,
+            source_ip: None,
+        }
+    }
+
+    #[test]
+    fn sequencers_compare_as_padded_hex() {
+        assert_eq!(
+            compare_sequencers("0055AED6DCD90281E5", "0055AED6DCD90281E4"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_sequencers("0055AED6DCD9028", "0055AED6DCD90281E5"),
+            Ordering::Less
+        );
+        assert_eq!(compare_sequencers("0A", "0a00"), Ordering::Equal);
+    }
+
+    #[test]
+    fn duplicates_and_stale_records_are_recognised() {
+        let state = DedupeState::new(
+            Arc::new(MemoryStore::new()),
+            "state/markers/".parse().unwrap(),
+        );
+        let second = record(Some("0000000000000002"));
+        assert_eq!(state.verdict("p", &second), Verdict::Fresh);
+        state.remember("p", &second);
+        assert_eq!(state.verdict("p", &second), Verdict::Duplicate);
+        assert_eq!(
+            state.verdict("p", &record(Some("0000000000000001"))),
+            Verdict::Stale {
+                processed: "0000000000000002".into()
+            }
+        );
+        assert_eq!(
+            state.verdict("p", &record(Some("0000000000000003"))),
+            Verdict::Fresh
+        );
+        assert_eq!(
+            state.verdict("other", &second),
+            Verdict::Fresh,
+            "markers are per plugin"
+        );
+        let unsequenced = record(None);
+        state.remember("q", &unsequenced);
+        assert_eq!(state.verdict("q", &unsequenced), Verdict::Duplicate);
+    }
+}
