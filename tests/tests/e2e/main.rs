@@ -10,3 +10,4 @@ mod plugins;
 mod precompiled;
 mod routing;
 mod s3;
+mod trace;
