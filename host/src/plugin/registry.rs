@@ -1,7 +1,8 @@
 //! Loading every plugin of a configuration once: compiled (or taken from the cache), linked,
 //! and pre-instantiated, so that a record costs only a new store and an instantiation.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -61,9 +62,41 @@ impl PluginRegistry {
             path: String::new(),
             message: format!("cannot link the host imports: {err}"),
         })?;
-        let plugins = specs
-            .iter()
-            .map(|spec| load_one(engine, &linker, spec, cache, objects))
+        // Plugins load side by side: compiling one is mostly single-threaded work, and a
+        // cold start with many plugins then waits for the slowest, not for their sum.
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(specs.len())
+            .max(1);
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Result<LoadedPlugin, LoadError>>>> =
+            specs.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some(index) =
+                        Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < specs.len())
+                    {
+                        let result = load_one(engine, &linker, &specs[index], cache, objects);
+                        *slots[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                    }
+                });
+            }
+        });
+        let plugins = slots
+            .into_iter()
+            .zip(specs)
+            .map(|(slot, spec)| {
+                slot.into_inner()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .unwrap_or_else(|| {
+                        Err(LoadError {
+                            plugin: spec.name.clone(),
+                            path: spec.wasm.to_string(),
+                            message: "its loading thread stopped".into(),
+                        })
+                    })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             engine: engine.clone(),
@@ -107,9 +140,15 @@ fn load_one(
     let wasm = component_bytes(spec, cache, objects).map_err(fail)?;
     let (component, load_kind) = component(engine, spec, &wasm, cache).map_err(fail)?;
     let instance_pre = linker.instantiate_pre(&component).map_err(|err| {
-        fail(format!(
-            "its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"
-        ))
+        let other_contracts = contract_imports(&component, engine).into_iter().filter(|c| c != CONTRACT).collect::<Vec<_>>();
+        if other_contracts.is_empty() {
+            fail(format!("its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"))
+        } else {
+            fail(format!(
+                "it was built against {}, and this host serves {CONTRACT}: rebuild it with a matching s3plug-guest",
+                other_contracts.join(", ")
+            ))
+        }
     })?;
     let pre = PluginPre::new(instance_pre).map_err(|err| {
         fail(format!(
@@ -259,4 +298,41 @@ fn compile(
         None => Component::new(engine, wasm).map(|c| (c, LoadKind::Compiled)),
     }
     .map_err(|err| format!("cannot compile the component: {err:#}"))
+}
+
+/// The versions of the s3plug contract a component imports, as `s3plug:plugin@X.Y.Z`.
+fn contract_imports(component: &Component, engine: &Engine) -> Vec<String> {
+    let mut versions: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| contract_of(name))
+        .collect();
+    versions.sort();
+    versions.dedup();
+    versions
+}
+
+/// `s3plug:plugin/objects@0.2.0` → `s3plug:plugin@0.2.0`.
+fn contract_of(import: &str) -> Option<String> {
+    let rest = import.strip_prefix("s3plug:plugin/")?;
+    let version = rest.split_once('@').map_or("unversioned", |(_, v)| v);
+    Some(format!("s3plug:plugin@{version}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contract_of;
+
+    #[test]
+    fn contract_versions_are_read_from_import_names() {
+        assert_eq!(
+            contract_of("s3plug:plugin/objects@0.2.0").as_deref(),
+            Some("s3plug:plugin@0.2.0")
+        );
+        assert_eq!(
+            contract_of("s3plug:plugin/log@0.1.0").as_deref(),
+            Some(super::CONTRACT)
+        );
+        assert_eq!(contract_of("wasi:io/streams@0.2.6"), None);
+    }
 }
