@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use super::lambda;
 use crate::config::Config;
-use crate::eventgen::{self, EventSpec, ObjectAction};
+use crate::eventgen::{self, Delivery, EventSpec, ObjectAction, Via};
 use crate::pipeline::Pipeline;
 use crate::plugin::{self, CompileCache};
 use crate::store::{self, ObjectStore};
@@ -59,16 +59,20 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
-    /// Print the notification S3 would send for an object event.
+    /// Print the events S3 would send for object events, as a destination receives them:
+    /// directly, through SNS, SQS or EventBridge, or from MinIO. Keys are encoded the way
+    /// each sender encodes them; each key's sequencers increase in the order the events
+    /// were made.
     Event {
         /// What happened to the object.
         #[arg(value_enum)]
         action: ObjectAction,
         #[arg(long)]
         bucket: String,
-        /// The object key, as stored (it is encoded the way S3 encodes it).
-        #[arg(long)]
-        key: String,
+        /// The object key, as stored (it is encoded the way the sender encodes it). Repeat
+        /// it for several objects.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
         /// The object size in bytes (default: the size of --file, or 1024).
         #[arg(long)]
         size: Option<u64>,
@@ -77,6 +81,25 @@ enum Command {
         file: Option<PathBuf>,
         #[arg(long, default_value = "us-east-1")]
         region: String,
+        /// How the events arrive.
+        #[arg(long, value_enum, default_value_t = Via::S3)]
+        via: Via,
+        /// Events per key, one millisecond apart.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        count: u32,
+        /// Deliver one event a second time, later and exactly repeated, as S3's at-least-once
+        /// delivery sometimes does.
+        #[arg(long)]
+        duplicate: bool,
+        /// Deliver each key's events out of sequencer order (needs --count 2 or more).
+        #[arg(long, visible_alias = "shuffle")]
+        out_of_order: bool,
+        /// Drives --out-of-order and --duplicate: the same seed, the same delivery order.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The bucket has versioning enabled: every event names an object version.
+        #[arg(long)]
+        versioned: bool,
     },
     /// Load and check a configuration and every plugin it names.
     Check {
@@ -95,6 +118,21 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Serve webhook notifications from S3-compatible stores (MinIO, Ceph RGW) over HTTP.
+    /// The shared secret comes from S3PLUG_WEBHOOK_TOKEN; requests without it are refused.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Where objects live, as for `run` (`s3:ENDPOINT` for the store that sends the events).
+        #[arg(long, default_value = "s3")]
+        store: String,
+        /// Accept requests without a token (only for a trusted network).
+        #[arg(long)]
+        no_auth: bool,
+    },
     /// Run as the Lambda function: config from S3PLUG_CONFIG (default
     /// $LAMBDA_TASK_ROOT/s3plug.toml), store from S3PLUG_STORE (default s3).
     Lambda,
@@ -103,6 +141,16 @@ enum Command {
     Policy {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Run declarative test cases (`*.test.toml`) against the in-memory store, with the
+    /// grants, limits and loop guards of production. Exit 0 when every case passed, 1 when
+    /// one failed, 2 for a bad test file.
+    Test {
+        /// Test files, or folders searched for `*.test.toml` [default: ./tests].
+        cases: Vec<PathBuf>,
+        /// Run only the cases whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
     },
 }
 
@@ -152,15 +200,47 @@ pub fn main() -> ExitCode {
         Command::Event {
             action,
             bucket,
-            key,
+            keys,
             size,
             file,
             region,
-        } => print_event(action, bucket, key, size, file.as_deref(), region),
+            via,
+            count,
+            duplicate,
+            out_of_order,
+            seed,
+            versioned,
+        } => print_event(
+            EventSpec {
+                action,
+                bucket,
+                keys,
+                size: size.unwrap_or(eventgen::DEFAULT_SIZE),
+                etag: None,
+                region,
+                versioned,
+            },
+            size.is_some(),
+            file.as_deref(),
+            &Delivery {
+                via,
+                count,
+                duplicate,
+                out_of_order,
+                seed,
+            },
+        ),
         Command::Check { config, store } => check(&config, &store),
         Command::Lambda => lambda::run(),
+        Command::Serve {
+            config,
+            listen,
+            store,
+            no_auth,
+        } => serve(&config, listen, &store, no_auth),
         Command::Compile { plugin, output } => compile(&plugin, output),
         Command::Policy { config } => print_policy(&config),
+        Command::Test { cases, filter } => run_tests(&cases, filter.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -219,35 +299,29 @@ fn run(config_path: &Path, event: &str, store: &str, stats: bool) -> anyhow::Res
 }
 
 fn print_event(
-    action: ObjectAction,
-    bucket: String,
-    key: String,
-    size: Option<u64>,
+    mut spec: EventSpec,
+    size_given: bool,
     file: Option<&Path>,
-    region: String,
+    delivery: &Delivery,
 ) -> anyhow::Result<u8> {
     anyhow::ensure!(
-        crate::grant::valid_bucket_name(&bucket),
-        "{bucket:?} is not a valid bucket name"
+        crate::grant::valid_bucket_name(&spec.bucket),
+        "{:?} is not a valid bucket name",
+        spec.bucket
     );
-    store::check_key(&key).map_err(anyhow::Error::msg)?;
-    let (file_size, etag) = match file {
-        Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {path:?}"))?;
-            (Some(bytes.len() as u64), Some(store::etag_of(&bytes)))
+    for key in &spec.keys {
+        store::check_key(key).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(path) = file {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {path:?}"))?;
+        if !size_given {
+            spec.size = bytes.len() as u64;
         }
-        None => (None, None),
-    };
-    let spec = EventSpec {
-        action,
-        bucket,
-        key,
-        size: size.or(file_size).unwrap_or(1024),
-        etag,
-        region,
-    };
+        spec.etag = Some(store::etag_of(&bytes));
+    }
+    let payload = eventgen::generate(&spec, delivery)?;
     let mut stdout = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, &eventgen::notification(&spec))?;
+    serde_json::to_writer_pretty(&mut stdout, &payload)?;
     stdout.write_all(b"\n")?;
     Ok(EXIT_OK)
 }
@@ -321,4 +395,87 @@ fn compile(plugin: &Path, output: Option<PathBuf>) -> anyhow::Result<u8> {
         started.elapsed().as_secs_f64() * 1e3
     )?;
     Ok(EXIT_OK)
+}
+
+fn serve(
+    config_path: &Path,
+    listen: std::net::SocketAddr,
+    store_spec: &str,
+    no_auth: bool,
+) -> anyhow::Result<u8> {
+    let token = std::env::var("S3PLUG_WEBHOOK_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    anyhow::ensure!(
+        token.is_some() || no_auth,
+        "set S3PLUG_WEBHOOK_TOKEN to the store's webhook token (or pass --no-auth on a trusted network)"
+    );
+    let config = Config::load(config_path)?;
+    let pipeline = load_pipeline(&config, store::open(store_spec)?)?;
+    super::http::serve(pipeline, listen, token)
+}
+
+/// `s3plug test`: every case of every file, one line each, a diff under each failure.
+fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<u8> {
+    let default = [PathBuf::from("tests")];
+    let roots = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for root in roots {
+        if root.is_dir() {
+            let found = crate::testcase::discover(root)
+                .with_context(|| format!("cannot search {:?} for test files", root.display()))?;
+            anyhow::ensure!(
+                !found.is_empty(),
+                "no *{} files under {:?}",
+                crate::testcase::TEST_FILE_SUFFIX,
+                root.display()
+            );
+            files.extend(found);
+        } else {
+            files.push(root.clone());
+        }
+    }
+    let (mut passed, mut failed, mut filtered_out, mut bad) = (0, 0, 0, 0);
+    for path in &files {
+        let report = crate::testcase::TestFile::load(path).and_then(|file| {
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(
+                stdout,
+                "running {} cases from {}",
+                file.cases.len(),
+                path.display()
+            );
+            file.run_cases(filter, |case| {
+                let _ = writeln!(stdout, "{case}");
+            })
+        });
+        match report {
+            Ok(report) => {
+                passed += report.passed();
+                failed += report.failed();
+                filtered_out += report.filtered_out;
+            }
+            Err(err) => {
+                let _ = writeln!(io::stderr().lock(), "s3plug: {err}");
+                bad += 1;
+            }
+        }
+    }
+    let mut stdout = io::stdout().lock();
+    writeln!(
+        stdout,
+        "{}",
+        crate::testcase::summary(passed, failed, filtered_out)
+    )?;
+    Ok(if bad > 0 {
+        EXIT_USAGE
+    } else if failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }

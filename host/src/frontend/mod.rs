@@ -4,4 +4,5 @@
 //! [`Pipeline`]: crate::Pipeline
 
 pub mod cli;
+pub mod http;
 pub mod lambda;

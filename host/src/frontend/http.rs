@@ -1,0 +1,121 @@
+//! `s3plug serve`: the pipeline behind an HTTP endpoint for the webhook notifications of
+//! S3-compatible stores (MinIO, Ceph RGW), so self-hosted users can run it without Lambda.
+//!
+//! Every request must carry the shared secret (`Authorization: Bearer <token>`, or the
+//! token alone, as MinIO's `auth_token` sends it). A notification whose records all
+//! succeeded, or failed for good, is answered 200 with the summary; one with a failure a
+//! retry may fix is answered 503, so the store delivers it again; a body that is not an S3
+//! event is answered 400.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::event;
+use crate::pipeline::Pipeline;
+use crate::report::Summary;
+
+/// The largest notification body accepted.
+const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Serves until the process is stopped. Prints `listening on ADDR` on stdout once bound.
+pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let bound = listener.local_addr()?;
+        println!("listening on {bound}");
+        tracing::info!(%bound, auth = token.is_some(), "serving webhook notifications");
+        let state = Arc::new(Server { pipeline: Arc::new(pipeline), token_digest: token.map(|t| digest(&t)) });
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!("accept failed: {err}");
+                    continue;
+                }
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(state.handle(request).await) }
+                });
+                if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    tracing::debug!(%peer, "connection ended: {err}");
+                }
+            });
+        }
+    })
+}
+
+struct Server {
+    pipeline: Arc<Pipeline>,
+    /// Tokens are compared by digest, so the comparison takes the same time whatever the guess.
+    token_digest: Option<[u8; 32]>,
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, "application/json".parse().expect("a valid header value"));
+    response
+}
+
+impl Server {
+    fn authorised(&self, request: &Request<Incoming>) -> bool {
+        let Some(expected) = self.token_digest else { return true };
+        let given = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let token = given.strip_prefix("Bearer ").unwrap_or(given);
+        digest(token) == expected
+    }
+
+    async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        if request.method() == Method::GET && request.uri().path() == "/health" {
+            return reply(StatusCode::OK, json!({ "status": "ok" }));
+        }
+        if !self.authorised(&request) {
+            tracing::warn!(path = %request.uri().path(), "refused a request without the shared secret");
+            return reply(StatusCode::UNAUTHORIZED, json!({ "error": "missing or wrong token" }));
+        }
+        if request.method() != Method::POST {
+            return reply(StatusCode::METHOD_NOT_ALLOWED, json!({ "error": "POST a notification" }));
+        }
+        let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(err) => {
+                return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({ "error": format!("cannot read the body: {err}") }));
+            }
+        };
+        let decoded = match event::decode(&body) {
+            Ok(decoded) => decoded,
+            Err(err) => return reply(StatusCode::BAD_REQUEST, json!({ "error": err.to_string() })),
+        };
+        let pipeline = self.pipeline.clone();
+        let outcomes = match tokio::task::spawn_blocking(move || pipeline.process(&decoded)).await {
+            Ok(outcomes) => outcomes,
+            Err(err) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": err.to_string() })),
+        };
+        crate::telemetry::emit_metrics(&outcomes, None);
+        let summary = Summary::of(&outcomes);
+        let status = if summary.has_retryable_failure() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+        reply(status, serde_json::to_value(&summary).unwrap_or_default())
+    }
+}
