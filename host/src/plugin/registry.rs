@@ -176,6 +176,15 @@ fn component_bytes(
     let downloads = cache.map(|cache| cache.dir().join("plugins"));
     let wasm = match &spec.wasm {
         PluginSource::File(path) => {
+            // A precompiled artifact that was not shipped (another architecture, say) gives
+            // way to the component beside it, compiled now and cached.
+            let sibling = path.with_extension("wasm");
+            let path = if is_cwasm(path) && !path.exists() && sibling.is_file() {
+                tracing::info!(plugin = %spec.name, wasm = %sibling.display(), "no precompiled artifact; compiling the .wasm beside it");
+                &sibling
+            } else {
+                path
+            };
             std::fs::read(path).map_err(|err| format!("cannot read the component: {err}"))?
         }
         PluginSource::S3 { bucket, key } => {
@@ -335,4 +344,8 @@ mod tests {
         );
         assert_eq!(contract_of("wasi:io/streams@0.2.6"), None);
     }
+}
+
+fn is_cwasm(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "cwasm")
 }
