@@ -1,136 +1,217 @@
-//! Realistic S3 notification events, as S3 itself would send them.
+//! Realistic S3 events, as each sender delivers them, for local runs and tests.
+//!
+//! An [`EventSpec`] says what happened to which objects; a [`Delivery`] says how it arrives:
+//! the envelope ([`Via`]), how many events per key, whether one is delivered twice and
+//! whether a key's events arrive out of order. [`generate`] returns the payload a handler
+//! would receive.
+//!
+//! What each sender does differently, and what is kept here:
+//! - Keys: S3 notifications URL-encode keys like Java's `URLEncoder` (space `+`, `/` kept);
+//!   MinIO escapes them with Go's `url.QueryEscape` (`/` becomes `%2F`); EventBridge does not
+//!   encode them at all.
+//! - Sequencers grow with time for each key: events are made one millisecond apart, and the
+//!   sequencer is the event time in nanoseconds, in fixed-width hex (so that comparing after
+//!   right-padding, as S3 documents, and comparing as text agree).
+//! - S3 sends one record per notification, and SQS carries one notification per message: a
+//!   batch from SQS has one message per event. Folding several events into one payload for
+//!   `--via s3`, `sns` and `minio` is a convenience for piping into `s3plug run`; an
+//!   EventBridge event carries exactly one, so several need `eventbridge-sqs`.
+//! - A duplicate repeats the event exactly (same request id, sequencer and time) in a
+//!   message of its own, as at-least-once delivery does.
+
+mod action;
+mod eventbridge;
+mod ids;
+mod md5;
+mod minio;
+mod record;
+mod schedule;
+mod sns;
+mod sqs;
+#[cfg(test)]
+mod tests;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use chrono::TimeDelta;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::s3key::{self, KeyStyle};
+pub use action::ObjectAction;
+use ids::Ids;
+use record::ObjectEvent;
+use sqs::Sender;
 
-/// What happened to the object.
+/// The object size events carry when none is given.
+pub const DEFAULT_SIZE: u64 = 1024;
+
+/// How the events reach the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ObjectAction {
-    /// `ObjectCreated:Put`.
-    Put,
-    /// `ObjectRemoved:Delete`.
-    Delete,
+pub enum Via {
+    /// The notification S3 sends a Lambda function: `{"Records": [...]}`.
+    S3,
+    /// An SNS event: the notification, as text, is the message of an SNS notification.
+    Sns,
+    /// An SQS batch: one message per event, the notification as its body.
+    Sqs,
+    /// S3 to SNS to SQS without raw delivery: each body is SNS's JSON around the notification.
+    SqsSns,
+    /// The EventBridge event S3 sends (keys not URL-encoded); one event only.
+    #[value(name = "eventbridge")]
+    EventBridge,
+    /// EventBridge events delivered by a rule to an SQS queue: one message per event.
+    #[value(name = "eventbridge-sqs")]
+    EventBridgeSqs,
+    /// The body of a MinIO webhook (`/` in keys encoded as `%2F`).
+    Minio,
 }
 
-/// One object event to generate.
+/// What happened, to which objects.
 #[derive(Debug, Clone)]
 pub struct EventSpec {
     pub action: ObjectAction,
     pub bucket: String,
-    /// The key as stored (decoded); it is encoded the way S3 encodes it.
-    pub key: String,
+    /// The keys as stored (decoded); each sender encodes them its own way.
+    pub keys: Vec<String>,
+    /// Written only in the events that carry a size.
     pub size: u64,
     /// Without quotes; derived from the key and size when absent.
     pub etag: Option<String>,
     pub region: String,
+    /// The bucket has versioning enabled: every event names a version.
+    pub versioned: bool,
 }
 
-/// The notification S3 sends for one event: `{"Records": [...]}` with one record.
-pub fn notification(spec: &EventSpec) -> Value {
-    json!({ "Records": [record(spec)] })
+/// How the events are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub via: Via,
+    /// Events per key, at least 1.
+    pub count: u32,
+    /// Deliver one event twice.
+    pub duplicate: bool,
+    /// Deliver each key's events out of sequencer order.
+    pub out_of_order: bool,
+    /// Drives the choices of `duplicate` and `out_of_order`: the same seed, the same choices.
+    pub seed: u64,
 }
 
-fn record(spec: &EventSpec) -> Value {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let seed = Sha256::digest(format!("{}/{}/{}", spec.bucket, spec.key, now.as_nanos()));
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<String>();
-    let time = chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    // S3's sequencer grows with time for each key: hex of the time in nanoseconds.
-    let sequencer = format!("{:018X}", now.as_nanos() & ((1u128 << 72) - 1));
-    let mut object = json!({
-        "key": s3key::encode(&spec.key, KeyStyle::Aws),
-        "sequencer": sequencer,
-    });
-    let event_name = match spec.action {
-        ObjectAction::Put => {
-            let etag = spec.etag.clone().unwrap_or_else(|| {
-                hex(&Sha256::digest(format!("{}/{}", spec.key, spec.size))[..16]).to_lowercase()
-            });
-            object["size"] = json!(spec.size);
-            object["eTag"] = json!(etag);
-            "ObjectCreated:Put"
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            via: Via::S3,
+            count: 1,
+            duplicate: false,
+            out_of_order: false,
+            seed: 1,
         }
-        ObjectAction::Delete => "ObjectRemoved:Delete",
-    };
-    json!({
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": spec.region,
-        "eventTime": time,
-        "eventName": event_name,
-        "userIdentity": { "principalId": "AWS:AIDAJDPLRKLG7UEXAMPLE" },
-        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
-        "responseElements": {
-            "x-amz-request-id": hex(&seed[..8]),
-            "x-amz-id-2": format!("{}/{}", hex(&seed[8..24]), hex(&seed[24..32])),
-        },
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "s3plug-local",
-            "bucket": {
-                "name": spec.bucket,
-                "ownerIdentity": { "principalId": "A3NL1KOZZKExample" },
-                "arn": format!("arn:aws:s3:::{}", spec.bucket),
-            },
-            "object": object,
-        },
-    })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{self, ItemKind};
+/// A request that cannot be delivered as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    #[error("no object key given")]
+    NoKeys,
+    #[error("the event count must be at least 1")]
+    NoEvents,
+    #[error(
+        "an EventBridge event carries one S3 event, not {events}: use --via eventbridge-sqs for several"
+    )]
+    OneEventOnly { events: usize },
+    #[error("out-of-order delivery needs two or more events of a key: add --count 2 or more")]
+    NothingToReorder,
+}
 
-    #[test]
-    fn generated_events_decode_back_to_the_same_object() {
-        let spec = EventSpec {
-            action: ObjectAction::Put,
-            bucket: "photos".into(),
-            key: "in/my photo+1 é.jpg".into(),
-            size: 42,
-            etag: None,
-            region: "eu-west-1".into(),
-        };
-        let value = notification(&spec);
-        assert_eq!(
-            value.pointer("/Records/0/s3/object/key").unwrap(),
-            "in/my+photo%2B1+%C3%A9.jpg"
-        );
-        let decoded = event::decode_value(value).unwrap();
-        let ItemKind::Record(record) = &decoded.items[0].kind else {
-            panic!("not a record")
-        };
-        assert_eq!(record.key, "in/my photo+1 é.jpg");
-        assert_eq!(record.event_name, "ObjectCreated:Put");
-        assert_eq!(record.size, Some(42));
-        assert_eq!(record.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(record.etag.as_ref().map(String::len), Some(32));
-    }
+/// The payload for `spec` delivered as `delivery`, made now.
+pub fn generate(spec: &EventSpec, delivery: &Delivery) -> Result<Value, GenerateError> {
+    generate_at(spec, delivery, SystemTime::now())
+}
 
-    #[test]
-    fn delete_events_carry_no_size() {
-        let spec = EventSpec {
-            action: ObjectAction::Delete,
-            bucket: "photos".into(),
-            key: "a.txt".into(),
-            size: 0,
-            etag: None,
-            region: "us-east-1".into(),
-        };
-        let decoded = event::decode_value(notification(&spec)).unwrap();
-        let ItemKind::Record(record) = &decoded.items[0].kind else {
-            panic!("not a record")
-        };
-        assert_eq!(record.event_name, "ObjectRemoved:Delete");
-        assert_eq!(record.size, None);
-        assert!(record.sequencer.is_some());
+/// The payload for `spec` delivered as `delivery`, with the first event made at `start`:
+/// the same arguments give the same payload.
+pub fn generate_at(
+    spec: &EventSpec,
+    delivery: &Delivery,
+    start: SystemTime,
+) -> Result<Value, GenerateError> {
+    if spec.keys.is_empty() {
+        return Err(GenerateError::NoKeys);
     }
+    if delivery.count == 0 {
+        return Err(GenerateError::NoEvents);
+    }
+    let nanos = start
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let mut ids = Ids::new(
+        format!(
+            "{nanos}/{}/{:?}/{}/{:?}",
+            delivery.seed, spec.action, spec.bucket, spec.keys
+        )
+        .as_bytes(),
+    );
+    let made = schedule::create(spec, delivery.count, start, &mut ids);
+    let delivered = schedule::deliver(made, delivery)?;
+    wrap(&delivered, delivery.via, &spec.region, &mut ids)
+}
+
+fn wrap(
+    events: &[ObjectEvent],
+    via: Via,
+    region: &str,
+    ids: &mut Ids,
+) -> Result<Value, GenerateError> {
+    // What the destination received when: a little after the event, in delivery order.
+    let sent = |position: usize, event: &ObjectEvent| {
+        event.time + TimeDelta::milliseconds(25 + position as i64)
+    };
+    let notification =
+        |event: &ObjectEvent| json!({ "Records": [record::aws_record(event)] }).to_string();
+    Ok(match via {
+        Via::S3 => json!({ "Records": events.iter().map(record::aws_record).collect::<Vec<_>>() }),
+        Via::Sns => {
+            let topic = sns::Topic::new(region, ids);
+            let records: Vec<Value> = (0..)
+                .zip(events)
+                .map(|(i, e)| topic.lambda_record(&notification(e), sent(i, e), ids))
+                .collect();
+            json!({ "Records": records })
+        }
+        Via::Sqs => sqs::lambda_event(
+            (0..)
+                .zip(events)
+                .map(|(i, e)| sqs::message(notification(e), Sender::S3, sent(i, e), region, ids))
+                .collect(),
+        ),
+        Via::SqsSns => {
+            let topic = sns::Topic::new(region, ids);
+            let messages = (0..)
+                .zip(events)
+                .map(|(i, e)| {
+                    let body = topic.sqs_body(&notification(e), sent(i, e), ids);
+                    sqs::message(body, Sender::Sns, sent(i, e), region, ids)
+                })
+                .collect();
+            sqs::lambda_event(messages)
+        }
+        Via::EventBridge => match events {
+            [event] => eventbridge::event(event),
+            _ => {
+                return Err(GenerateError::OneEventOnly {
+                    events: events.len(),
+                });
+            }
+        },
+        Via::EventBridgeSqs => sqs::lambda_event(
+            (0..)
+                .zip(events)
+                .map(|(i, e)| {
+                    let body = eventbridge::event(e).to_string();
+                    sqs::message(body, Sender::EventBridge, sent(i, e), region, ids)
+                })
+                .collect(),
+        ),
+        Via::Minio => minio::webhook_body(events, &ids.uuid()),
+    })
 }

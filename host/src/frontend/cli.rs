@@ -67,11 +67,12 @@ enum Command {
         /// What happened to the object.
         #[arg(value_enum)]
         action: ObjectAction,
+        /// The bucket's name.
         #[arg(long)]
         bucket: String,
         /// The object key, as stored (it is encoded the way the sender encodes it). Repeat
         /// it for several objects.
-        #[arg(long = "key", required = true)]
+        #[arg(long = "key", value_name = "KEY", required = true)]
         keys: Vec<String>,
         /// The object size in bytes (default: the size of --file, or 1024).
         #[arg(long)]
