@@ -33,13 +33,20 @@ const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// Serves until the process is stopped. Prints `listening on ADDR` on stdout once bound.
 pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> anyhow::Result<u8> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         println!("listening on {bound}");
         tracing::info!(%bound, auth = token.is_some(), "serving webhook notifications");
-        let state = Arc::new(Server { pipeline: Arc::new(pipeline), token_digest: token.map(|t| digest(&t)) });
+        let state = Arc::new(Server {
+            pipeline: Arc::new(pipeline),
+            token_digest: token.map(|t| digest(&t)),
+        });
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -54,7 +61,10 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> a
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(state.handle(request).await) }
                 });
-                if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                if let Err(err) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
                     tracing::debug!(%peer, "connection ended: {err}");
                 }
             });
@@ -75,14 +85,23 @@ fn digest(text: &str) -> [u8; 32] {
 fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, "application/json".parse().expect("a valid header value"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        "application/json".parse().expect("a valid header value"),
+    );
     response
 }
 
 impl Server {
     fn authorised(&self, request: &Request<Incoming>) -> bool {
-        let Some(expected) = self.token_digest else { return true };
-        let given = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let Some(expected) = self.token_digest else {
+            return true;
+        };
+        let given = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let token = given.strip_prefix("Bearer ").unwrap_or(given);
         digest(token) == expected
     }
@@ -93,15 +112,27 @@ impl Server {
         }
         if !self.authorised(&request) {
             tracing::warn!(path = %request.uri().path(), "refused a request without the shared secret");
-            return reply(StatusCode::UNAUTHORIZED, json!({ "error": "missing or wrong token" }));
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "missing or wrong token" }),
+            );
         }
         if request.method() != Method::POST {
-            return reply(StatusCode::METHOD_NOT_ALLOWED, json!({ "error": "POST a notification" }));
+            return reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "error": "POST a notification" }),
+            );
         }
-        let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+        let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
             Ok(body) => body.to_bytes(),
             Err(err) => {
-                return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({ "error": format!("cannot read the body: {err}") }));
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({ "error": format!("cannot read the body: {err}") }),
+                );
             }
         };
         let decoded = match event::decode(&body) {
@@ -111,11 +142,20 @@ impl Server {
         let pipeline = self.pipeline.clone();
         let outcomes = match tokio::task::spawn_blocking(move || pipeline.process(&decoded)).await {
             Ok(outcomes) => outcomes,
-            Err(err) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": err.to_string() })),
+            Err(err) => {
+                return reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "error": err.to_string() }),
+                );
+            }
         };
         crate::telemetry::emit_metrics(&outcomes, None);
         let summary = Summary::of(&outcomes);
-        let status = if summary.has_retryable_failure() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+        let status = if summary.has_retryable_failure() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
         reply(status, serde_json::to_value(&summary).unwrap_or_default())
     }
 }

@@ -107,7 +107,14 @@ fn a_missing_artifact_gives_way_to_the_wasm_beside_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(TESTGUEST, dir.path().join("guest.wasm")).expect("copied");
     let h = Harness::new(&config(&dir.path().join("guest.cwasm")));
-    assert_ne!(h.pipeline.registry().plugins()[0].load_kind, LoadKind::Precompiled);
+    assert_ne!(
+        h.pipeline.registry().plugins()[0].load_kind,
+        LoadKind::Precompiled
+    );
     let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "echo/x")]));
-    assert_eq!(outcome_of(&outcomes, 0, "guest").status, Status::Ok, "{outcomes:#?}");
+    assert_eq!(
+        outcome_of(&outcomes, 0, "guest").status,
+        Status::Ok,
+        "{outcomes:#?}"
+    );
 }
