@@ -20,8 +20,10 @@ pub mod policy;
 pub mod report;
 pub mod route;
 pub mod s3key;
+pub mod scaffold;
 pub mod store;
 pub mod telemetry;
+pub mod testcase;
 
 pub use config::Config;
 pub use pipeline::Pipeline;

@@ -134,6 +134,18 @@ enum Command {
         #[arg(long)]
         no_auth: bool,
     },
+    /// Make a plugin project (source, config entry, test cases) that builds and passes its own
+    /// test with the commands it prints.
+    New {
+        /// The plugin's name: its folder, crate and `[[plugin]]` name.
+        name: String,
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::scaffold::Lang,
+        /// Where the `s3plug-guest` crate is, for Rust projects [default: the guest SDK of the
+        /// s3plug source this binary was built from].
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Run as the Lambda function: config from S3PLUG_CONFIG (default
     /// $LAMBDA_TASK_ROOT/s3plug.toml), store from S3PLUG_STORE (default s3).
     Lambda,
@@ -233,6 +245,7 @@ pub fn main() -> ExitCode {
         ),
         Command::Check { config, store } => check(&config, &store),
         Command::Lambda => lambda::run(),
+        Command::New { name, lang, sdk } => new_project(name, lang, sdk),
         Command::Serve {
             config,
             listen,
@@ -419,6 +432,10 @@ fn serve(
 /// `s3plug test`: every case of every file, one line each, a diff under each failure.
 fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<u8> {
     let default = [PathBuf::from("tests")];
+    anyhow::ensure!(
+        !paths.is_empty() || default[0].is_dir(),
+        "no tests/ folder here: name test files or folders, as `s3plug test tests/thumbnail.test.toml`"
+    );
     let roots = if paths.is_empty() {
         &default[..]
     } else {
@@ -466,12 +483,11 @@ fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<u8> {
             }
         }
     }
-    let mut stdout = io::stdout().lock();
-    writeln!(
-        stdout,
-        "{}",
-        crate::testcase::summary(passed, failed, filtered_out)
-    )?;
+    let mut summary = crate::testcase::summary(passed, failed, filtered_out);
+    if bad > 0 {
+        summary.push_str(&format!(", {bad} test file(s) with errors"));
+    }
+    writeln!(io::stdout().lock(), "{summary}")?;
     Ok(if bad > 0 {
         EXIT_USAGE
     } else if failed > 0 {
@@ -479,4 +495,28 @@ fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+fn new_project(
+    name: String,
+    lang: crate::scaffold::Lang,
+    sdk: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    let project = crate::scaffold::NewProject {
+        name,
+        lang,
+        dir: std::env::current_dir()?,
+        sdk: sdk.unwrap_or_else(crate::scaffold::default_sdk_path),
+    };
+    let (root, commands) = project.create()?;
+    let mut stdout = io::stdout().lock();
+    writeln!(
+        stdout,
+        "created {}; build and test it with:\n",
+        root.display()
+    )?;
+    for command in commands {
+        writeln!(stdout, "    {command}")?;
+    }
+    Ok(EXIT_OK)
 }

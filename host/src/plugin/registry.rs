@@ -328,6 +328,10 @@ fn contract_of(import: &str) -> Option<String> {
     Some(format!("s3plug:plugin@{version}"))
 }
 
+fn is_cwasm(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "cwasm")
+}
+
 #[cfg(test)]
 mod tests {
     use super::contract_of;
@@ -344,8 +348,4 @@ mod tests {
         );
         assert_eq!(contract_of("wasi:io/streams@0.2.6"), None);
     }
-}
-
-fn is_cwasm(path: &std::path::Path) -> bool {
-    path.extension().is_some_and(|ext| ext == "cwasm")
 }

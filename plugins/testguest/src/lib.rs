@@ -32,8 +32,11 @@
 //! | `write-bytes` | streams 64 MiB of zeros to `out_prefix` + key | the first error, or `wrote N bytes` |
 //! | `dotdot` | `put`s `out_prefix` + `../escape.txt` | the error, or `wrote it` |
 //! | `forge` | copies like `ok`, asking for metadata `s3plug-depth` = `0` | `copied N bytes` |
+//! | `noop` | nothing, no I/O (the benchmarks' per-record overhead) | done, no message |
+//! | `upper` | streams the object through a reader and a writer to `out_prefix` + key, ASCII-uppercasing each 256 KiB chunk | `uppercased N bytes` |
 //! | anything else | nothing | the error `unknown mode "..."` |
 
+mod bench_modes;
 mod hostile;
 mod object_modes;
 mod report_modes;
@@ -62,6 +65,8 @@ impl Plugin for TestGuest {
             "write-bytes" => object_modes::write_bytes(&record, &Output::from_config(&record)),
             "dotdot" => object_modes::write_dotdot(&Output::from_config(&record)),
             "forge" => object_modes::forge_lineage(&record, &Output::from_config(&record)),
+            "noop" => Ok(bench_modes::noop()),
+            "upper" => bench_modes::upper(&record, &Output::from_config(&record)),
             "echo" => Ok(report_modes::echo(&record)),
             "config" => Ok(report_modes::config()),
             "skip" => Ok(Outcome::skipped("not interested")),

@@ -2,12 +2,17 @@
 //! the pipeline in-process and through the `s3plug` binary.
 
 mod cli;
+mod events;
 mod hostile;
 mod keys;
 mod lambda;
 mod loops;
 mod plugins;
 mod precompiled;
+mod python;
 mod routing;
 mod s3;
+mod scaffold;
+mod serve;
+mod testcases;
 mod trace;

@@ -1,0 +1,105 @@
+//! `s3plug new`: a project that builds and passes its own test with the commands it prints.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use s3plug_tests::{COMPILE_CACHE, repo_root, s3plug_bin};
+
+fn s3plug_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(s3plug_bin())
+        .current_dir(dir)
+        .args(args)
+        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
+        .output()
+        .expect("s3plug runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The printed build command, run as a plugin author would (the target folder is shared
+/// between test runs so the guest SDK is compiled once; the component is then put where
+/// the project's config expects it).
+fn build_rust(project: &Path, crate_file: &str) {
+    let target_dir = repo_root().join("target").join("scaffold");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(project)
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the new project does not build");
+    let built = target_dir.join(format!("wasm32-wasip2/release/{crate_file}.wasm"));
+    let expected = project.join(format!("target/wasm32-wasip2/release/{crate_file}.wasm"));
+    std::fs::create_dir_all(expected.parent().expect("a parent")).expect("created");
+    std::fs::copy(built, expected).expect("copied");
+}
+
+#[test]
+fn a_new_rust_plugin_builds_and_passes_its_own_test() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = s3plug_in(dir.path(), &["new", "word-count"]);
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created));
+    let printed = text(&created);
+    for command in [
+        "cargo build --target wasm32-wasip2 --release",
+        "s3plug test",
+    ] {
+        assert!(printed.contains(command), "{printed}");
+    }
+    let project = dir.path().join("word-count");
+    build_rust(&project, "word_count");
+    let tested = s3plug_in(&project, &["test"]);
+    assert_eq!(tested.status.code(), Some(0), "{}", text(&tested));
+    assert!(
+        text(&tested).contains("1 passed, 0 failed"),
+        "{}",
+        text(&tested)
+    );
+
+    let again = s3plug_in(dir.path(), &["new", "word-count"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).contains("already exists"));
+}
+
+#[test]
+fn a_new_python_plugin_builds_and_passes_its_own_test() {
+    let tool = repo_root().join("target/test-venv/bin/componentize-py");
+    assert!(
+        tool.is_file(),
+        "componentize-py is missing: run scripts/install-test-deps"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = s3plug_in(dir.path(), &["new", "py-count", "--lang", "python"]);
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created));
+    let project = dir.path().join("py-count");
+    let built = Command::new(&tool)
+        .current_dir(&project)
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            "plugin",
+            "componentize",
+            "app",
+            "-o",
+            "py-count.wasm",
+        ])
+        .output()
+        .expect("componentize-py runs");
+    assert!(built.status.success(), "{}", text(&built));
+    let tested = s3plug_in(&project, &["test"]);
+    assert_eq!(tested.status.code(), Some(0), "{}", text(&tested));
+    assert!(
+        text(&tested).contains("1 passed, 0 failed"),
+        "{}",
+        text(&tested)
+    );
+}
