@@ -1,9 +1,10 @@
 //! Write s3plug plugins: S3-event handlers that the s3plug host runs as sandboxed
 //! WebAssembly components.
 //!
-//! A plugin is a type that implements [`Plugin`] plus one [`export!`] line. The host calls
-//! [`Plugin::handle`] once for every S3 record routed to the plugin. The handler reaches the
-//! world only through this crate:
+//! A plugin is one function marked [`#[handler]`](handler), or, the long form, a type that
+//! implements [`Plugin`] plus one [`export!`] line. The host calls the handler once for
+//! every S3 record routed to the plugin. The handler reaches the world only through this
+//! crate:
 //!
 //! - [`objects`]: read, write, list, copy and delete S3 objects, within the buckets and
 //!   prefixes the plugin's configuration grants (the triggering object is always readable);
@@ -34,6 +35,28 @@
 //! `src/lib.rs`, a plugin that copies every new object under `copies/`:
 //!
 //! ```rust,standalone_crate
+//! use s3plug_guest::{Error, Outcome, Record, handler, log, objects};
+//!
+//! #[handler]
+//! fn copy(record: Record) -> Result<Outcome, Error> {
+//!     if record.key.starts_with("copies/") {
+//!         // Our own output triggers us too: do not copy the copies.
+//!         return Ok(Outcome::skipped("already a copy"));
+//!     }
+//!     let target = format!("copies/{}", record.key);
+//!     let info = objects::copy(&record.bucket, &record.key, &record.bucket, &target)?;
+//!     log::info!("copied {} bytes", info.size);
+//!     Ok(Outcome::processed(format!("copied to {target}")))
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! [`#[handler]`](handler) accepts `fn NAME(record: Record) -> Result<Outcome, Error>`, with
+//! the record by value or by reference and any error type that converts into [`Error`]; a
+//! wrong signature is a compile error that says what is expected. The same plugin in the
+//! long form, a type that implements [`Plugin`], exported with [`export!`]:
+//!
+//! ```rust,standalone_crate
 //! use s3plug_guest::{Error, Outcome, Plugin, Record, log, objects};
 //!
 //! struct CopyPlugin;
@@ -41,7 +64,6 @@
 //! impl Plugin for CopyPlugin {
 //!     fn handle(record: Record) -> Result<Outcome, Error> {
 //!         if record.key.starts_with("copies/") {
-//!             // Our own output triggers us too: do not copy the copies.
 //!             return Ok(Outcome::skipped("already a copy"));
 //!         }
 //!         let target = format!("copies/{}", record.key);
@@ -54,6 +76,8 @@
 //! s3plug_guest::export!(CopyPlugin);
 //! # fn main() {}
 //! ```
+//!
+//! Either way, one handler per crate: a component has one `handle` export.
 //!
 //! Build the component (the `wasm32-wasip2` target links a component directly):
 //!
@@ -75,6 +99,7 @@
 
 pub mod config;
 mod error;
+mod handler_signature;
 pub mod log;
 mod object_error;
 pub mod objects;
@@ -87,9 +112,12 @@ pub use error::{Context, Error};
 pub use object_error::ObjectError;
 pub use objects::{ObjectInfo, PutOptions};
 pub use plugin::{Outcome, Plugin, Record};
+pub use s3plug_guest_macros::handler;
 
-/// What the [`export!`] macro expands to; not part of the public API.
+/// What the [`export!`] and [`#[handler]`](handler) macros expand to; not part of the
+/// public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::handler_signature::{HandlerRecord, HandlerResult};
     pub use crate::plugin::handle;
 }

@@ -76,7 +76,8 @@ impl Outcome {
 }
 
 /// An S3-event handler. Implement it on a type of your own and export that type with
-/// [`export!`](crate::export!).
+/// [`export!`](crate::export!); or write the handler as a function and mark it with
+/// [`#[handler]`](crate::handler), which does both.
 ///
 /// The host calls [`handle`](Plugin::handle) once for every record routed to the plugin,
 /// each time in a fresh instance: nothing survives from one record to the next.
@@ -112,7 +113,10 @@ pub trait Plugin {
 }
 
 /// Exports a [`Plugin`] as the component's `handle` function. Use it once per plugin
-/// crate, at the top level.
+/// crate, at the top level; [`#[handler]`](crate::handler) counts as one use.
+///
+/// A second `export!` or `#[handler]` in the same crate is a compile error: "the name
+/// `__s3plug_guest_one_export_per_crate` is defined multiple times".
 ///
 /// # Example
 ///
@@ -133,6 +137,15 @@ pub trait Plugin {
 #[macro_export]
 macro_rules! export {
     ($plugin:ty) => {
+        // Two exports in one crate would define the `handle` symbol twice and fail late, at
+        // code generation or at the link. Every export defines this macro at the crate root
+        // (where `#[macro_export]` puts it), so a second one fails early, with its name.
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! __s3plug_guest_one_export_per_crate {
+            () => {};
+        }
+
         const _: () = {
             struct S3plugExport;
 

@@ -47,50 +47,45 @@
 mod convert;
 mod target;
 
-use s3plug_guest::{Context, Error, Outcome, Plugin, PutOptions, Record, objects};
+use s3plug_guest::{Context, Error, Outcome, PutOptions, Record, handler, objects};
 
 use crate::target::Target;
 
 /// The content type of JSON Lines.
 const CONTENT_TYPE: &str = "application/x-ndjson";
 
-/// The CSV to JSON Lines plugin.
-struct CsvToJsonl;
-
-impl Plugin for CsvToJsonl {
-    fn handle(record: Record) -> Result<Outcome, Error> {
-        if !record.event_name.starts_with("ObjectCreated:") {
-            return Ok(Outcome::skipped(format!(
-                "{} events have nothing to convert",
-                record.event_name
-            )));
-        }
-        let target = Target::from_config(&record);
-        if target.is_output(&record.bucket, &record.key) {
-            return Ok(Outcome::skipped(format!(
-                "{:?} is an output already",
-                record.key
-            )));
-        }
-        let source = format!("{}/{}", record.bucket, record.key);
-        let target_key = target.key(&record.key);
-        let output = format!("{}/{target_key}", target.bucket);
-
-        let reader = objects::get(&record.bucket, &record.key)
-            .with_context(|| format!("reading {source}"))?;
-        let options = PutOptions::new()
-            .content_type(CONTENT_TYPE)
-            .metadata("source", &source);
-        let mut writer = objects::create(&target.bucket, &target_key, &options)
-            .with_context(|| format!("creating {output}"))?;
-        // On an error the writer is dropped unfinished, which leaves no output behind.
-        let rows = convert::csv_to_jsonl(reader, &mut writer)
-            .with_context(|| format!("converting {source}"))?;
-        writer
-            .finish()
-            .with_context(|| format!("writing {output}"))?;
-        Ok(Outcome::processed(format!("{rows} rows → {output}")))
+/// Converts the object of one record; the crate docs say what it does.
+#[handler]
+fn handle(record: Record) -> Result<Outcome, Error> {
+    if !record.event_name.starts_with("ObjectCreated:") {
+        return Ok(Outcome::skipped(format!(
+            "{} events have nothing to convert",
+            record.event_name
+        )));
     }
-}
+    let target = Target::from_config(&record);
+    if target.is_output(&record.bucket, &record.key) {
+        return Ok(Outcome::skipped(format!(
+            "{:?} is an output already",
+            record.key
+        )));
+    }
+    let source = format!("{}/{}", record.bucket, record.key);
+    let target_key = target.key(&record.key);
+    let output = format!("{}/{target_key}", target.bucket);
 
-s3plug_guest::export!(CsvToJsonl);
+    let reader =
+        objects::get(&record.bucket, &record.key).with_context(|| format!("reading {source}"))?;
+    let options = PutOptions::new()
+        .content_type(CONTENT_TYPE)
+        .metadata("source", &source);
+    let mut writer = objects::create(&target.bucket, &target_key, &options)
+        .with_context(|| format!("creating {output}"))?;
+    // On an error the writer is dropped unfinished, which leaves no output behind.
+    let rows = convert::csv_to_jsonl(reader, &mut writer)
+        .with_context(|| format!("converting {source}"))?;
+    writer
+        .finish()
+        .with_context(|| format!("writing {output}"))?;
+    Ok(Outcome::processed(format!("{rows} rows → {output}")))
+}
