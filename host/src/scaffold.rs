@@ -176,39 +176,35 @@ strip = "debuginfo"
 
 use std::io::Read;
 
-use s3plug_guest::{{Error, Outcome, Plugin, PutOptions, Record, config, log, objects}};
+use s3plug_guest::{{Error, Outcome, PutOptions, Record, config, handler, log, objects}};
 
-struct Summarise;
-
-impl Plugin for Summarise {{
-    fn handle(record: Record) -> Result<Outcome, Error> {{
-        let prefix = config::get_or("target_prefix", "summaries/");
-        if record.key.starts_with(&prefix) {{
-            // Never process your own output.
-            return Ok(Outcome::skipped("one of my own summaries"));
-        }}
-        // Stream the object: memory stays flat whatever its size.
-        let mut reader = objects::get(&record.bucket, &record.key)?;
-        let (mut bytes, mut lines) = (0_u64, 0_u64);
-        let mut chunk = vec![0; 64 * 1024];
-        loop {{
-            let n = reader.read(&mut chunk)?;
-            if n == 0 {{
-                break;
-            }}
-            bytes += n as u64;
-            lines += chunk[..n].iter().filter(|b| **b == b'\n').count() as u64;
-        }}
-        let key = format!("{{prefix}}{{}}.json", record.key);
-        let summary = format!(r#"{{{{"bytes":{{bytes}},"lines":{{lines}}}}}}"#);
-        let options = PutOptions::new().content_type("application/json");
-        objects::put(&record.bucket, &key, summary.as_bytes(), &options)?;
-        log::info!("summarised {{}}: {{bytes}} bytes, {{lines}} lines", record.key);
-        Ok(Outcome::processed(format!("wrote {{}}/{{key}}", record.bucket)))
+/// Called once for every record routed to the plugin.
+#[handler]
+fn handle(record: Record) -> Result<Outcome, Error> {{
+    let prefix = config::get_or("target_prefix", "summaries/");
+    if record.key.starts_with(&prefix) {{
+        // Never process your own output.
+        return Ok(Outcome::skipped("one of my own summaries"));
     }}
+    // Stream the object: memory stays flat whatever its size.
+    let mut reader = objects::get(&record.bucket, &record.key)?;
+    let (mut bytes, mut lines) = (0_u64, 0_u64);
+    let mut chunk = vec![0; 64 * 1024];
+    loop {{
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {{
+            break;
+        }}
+        bytes += n as u64;
+        lines += chunk[..n].iter().filter(|b| **b == b'\n').count() as u64;
+    }}
+    let key = format!("{{prefix}}{{}}.json", record.key);
+    let summary = format!(r#"{{{{"bytes":{{bytes}},"lines":{{lines}}}}}}"#);
+    let options = PutOptions::new().content_type("application/json");
+    objects::put(&record.bucket, &key, summary.as_bytes(), &options)?;
+    log::info!("summarised {{}}: {{bytes}} bytes, {{lines}} lines", record.key);
+    Ok(Outcome::processed(format!("wrote {{}}/{{key}}", record.bucket)))
 }}
-
-s3plug_guest::export!(Summarise);
 "##,
             name = self.name
         );
