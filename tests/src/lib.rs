@@ -167,3 +167,47 @@ pub fn outcome_of<'a>(
             panic!("no outcome for record {record} and plugin {plugin:?} in {outcomes:#?}")
         })
 }
+
+/// Runs the `s3plug` binary with the tests' compile cache, feeding `stdin` if given, and
+/// returns what it printed.
+pub fn run_s3plug(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(s3plug_bin());
+    command
+        .args(args)
+        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
+        .env_remove("S3PLUG_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("s3plug starts");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input)
+            .expect("stdin written");
+    }
+    child.wait_with_output().expect("s3plug ends")
+}
+
+/// The JSON lines a command printed on stdout (`s3plug run`'s outcomes).
+pub fn json_lines(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON: {line:?}: {err}"))
+        })
+        .collect()
+}
+
+/// What a command printed on stderr.
+pub fn stderr_text(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

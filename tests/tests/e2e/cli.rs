@@ -1,49 +1,12 @@
 //! The `s3plug` binary: the seed example end to end, JSON lines and exit codes.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use image::GenericImageView;
-use s3plug_tests::{COMPILE_CACHE, TESTGUEST, THUMBNAIL, repo_root, s3plug_bin};
+use s3plug_tests::{
+    TESTGUEST, THUMBNAIL, json_lines, repo_root, run_s3plug as s3plug, stderr_text as stderr,
+};
 use serde_json::Value;
-
-fn s3plug(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut command = Command::new(s3plug_bin());
-    command
-        .args(args)
-        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
-        .env_remove("S3PLUG_LOG");
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().expect("s3plug starts");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(input)
-            .expect("stdin written");
-    }
-    child.wait_with_output().expect("s3plug ends")
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON: {line:?}: {err}"))
-        })
-        .collect()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn write_config(dir: &Path, body: &str) -> String {
     let path = dir.join("s3plug.toml");

@@ -3,41 +3,10 @@
 //! what a route's duplicate skipping has to sort out.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-use s3plug_tests::{COMPILE_CACHE, TESTGUEST, s3plug_bin};
+use s3plug_tests::{TESTGUEST, run_s3plug as s3plug, stderr_text as stderr};
 use serde_json::Value;
-
-fn s3plug(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut command = Command::new(s3plug_bin());
-    command
-        .args(args)
-        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
-        .env_remove("S3PLUG_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("s3plug starts");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(input)
-            .expect("stdin written");
-    }
-    child.wait_with_output().expect("s3plug ends")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// `s3plug event ARGS`, which must succeed: the payload, as text and parsed.
 fn event(args: &[&str]) -> (Vec<u8>, Value) {

@@ -14,8 +14,8 @@ use s3plug::store::{ByteRange, ObjectStore, PART_BYTES, PutOptions, S3Store, Sto
 use s3plug::{Config, Pipeline, event};
 use s3plug_tests::moto::MotoServer;
 use s3plug_tests::{
-    COMPILE_CACHE, RawRecord, TESTGUEST, THUMBNAIL, compile_cache, engine, outcome_of, repo_root,
-    s3_event, s3plug_bin,
+    COMPILE_CACHE, RawRecord, TESTGUEST, THUMBNAIL, compile_cache, engine, json_lines, outcome_of,
+    repo_root, s3_event, s3plug_bin, stderr_text as stderr,
 };
 use serde_json::Value;
 
@@ -533,15 +533,6 @@ fn s3plug_run(moto: &MotoServer, config: &Path, event: &Path, store: &str) -> Ou
     command.output().expect("s3plug runs")
 }
 
-fn json_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON: {line:?}: {err}"))
-        })
-        .collect()
-}
-
 /// The figures `--stats` prints as the last line of stderr.
 fn stats(output: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -555,10 +546,6 @@ fn stats(output: &Output) -> Value {
     line.get("stats")
         .cloned()
         .unwrap_or_else(|| panic!("no stats in {last:?}"))
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
