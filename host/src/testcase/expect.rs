@@ -180,6 +180,8 @@ impl Expectations {
         for expectation in &self.logs {
             expectation.check(&run.seen.logs, &mut found);
         }
+        // In the order of the test file; what no expectation asked for comes last.
+        found.sort_by_key(|mismatch| mismatch.line.unwrap_or(usize::MAX));
         found
     }
 }
