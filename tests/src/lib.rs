@@ -37,8 +37,8 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `s3plug` binary built next to the test binary (`cargo build -p s3plug` builds it;
-/// scripts/test does so before the tests).
+/// The `s3plug` binary next to the test binary: `cargo test --workspace` (scripts/test)
+/// builds it, for host/tests/binary.rs, with the same features as the tests.
 pub fn s3plug_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let profile_dir = exe
@@ -48,7 +48,7 @@ pub fn s3plug_bin() -> PathBuf {
     let bin = profile_dir.join("s3plug");
     assert!(
         bin.is_file(),
-        "{} is missing: run `cargo build -p s3plug` first (scripts/test does)",
+        "{} is missing: run `cargo test --workspace` (scripts/test), which builds it",
         bin.display()
     );
     bin
