@@ -118,3 +118,40 @@ fn a_missing_artifact_gives_way_to_the_wasm_beside_it() {
         "{outcomes:#?}"
     );
 }
+
+#[test]
+fn plugins_run_the_same_without_the_pooling_allocator() {
+    use s3plug::plugin::{Allocator, EngineOptions, new_engine_with};
+    let options = EngineOptions {
+        pooling: false,
+        ..EngineOptions::default()
+    };
+    let (engine, allocator) = new_engine_with(&options).expect("an engine");
+    assert_eq!(allocator, Allocator::OnDemand);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = config(Path::new(TESTGUEST)) + "limits = { timeout_ms = 200 }\n";
+    let config = s3plug::Config::parse(&text, "s3plug.toml", dir.path()).expect("valid");
+    let store = s3plug::store::MemoryStore::new();
+    let pipeline = s3plug::Pipeline::new(
+        &engine,
+        &config,
+        std::sync::Arc::new(store),
+        Some(&s3plug_tests::compile_cache()),
+    )
+    .expect("loads");
+    let event = s3plug::event::decode_value(s3_event(&[
+        RawRecord::put("inbox", "echo/x"),
+        RawRecord::put("inbox", "loop/x"),
+    ]))
+    .expect("decodes");
+    let outcomes = pipeline.process(&event);
+    assert_eq!(
+        outcome_of(&outcomes, 0, "guest").status,
+        Status::Ok,
+        "{outcomes:#?}"
+    );
+    assert_eq!(
+        outcome_of(&outcomes, 1, "guest").reason,
+        Some(s3plug::outcome::FailureKind::Timeout)
+    );
+}
