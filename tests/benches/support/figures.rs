@@ -14,9 +14,3 @@ pub fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e6
 }
-
-/// Median of durations (sorted in place), in ms.
-pub fn median_ms(samples: &mut [Duration]) -> f64 {
-    samples.sort();
-    percentile_us(samples, 50.0) / 1e3
-}
