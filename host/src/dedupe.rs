@@ -12,7 +12,6 @@ use std::io::Read;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::event::S3Record;
 use crate::grant::Grant;
@@ -71,8 +70,7 @@ impl DedupeState {
     }
 
     fn marker_key(&self, plugin: &str, record: &S3Record) -> String {
-        let object = Sha256::digest(format!("{}/{}", record.bucket, record.key));
-        let hex: String = object.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::sha256_hex(format!("{}/{}", record.bucket, record.key));
         format!("{}{plugin}/{hex}.json", self.location.prefix)
     }
 

@@ -13,6 +13,7 @@ pub mod eventgen;
 pub mod frontend;
 pub mod grant;
 pub mod guard;
+mod hex;
 pub mod outcome;
 pub mod pipeline;
 pub mod plugin;

@@ -70,7 +70,7 @@ impl Ids {
 
 /// Lower-case hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(bytes)
 }
 
 /// Standard base64 with padding.

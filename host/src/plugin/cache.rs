@@ -11,7 +11,6 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -62,8 +61,7 @@ impl CompileCache {
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
-        let digest = Sha256::digest(wasm);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::sha256_hex(wasm);
         self.dir
             .join(format!("{hex}-{:016x}.cwasm", engine_hash.finish()))
     }

@@ -234,13 +234,7 @@ fn download(objects: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8
     Ok(bytes)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::hex::sha256_hex;
 
 /// Compiles a component, or loads a precompiled one (`s3plug compile`). A precompiled
 /// artifact that this engine refuses (another wasmtime version, other settings) is never

@@ -239,7 +239,7 @@ pub fn etag_of(bytes: &[u8]) -> String {
 
 /// The first 16 bytes of a SHA-256 digest, in hex.
 pub(crate) fn etag_from_digest(digest: &[u8]) -> String {
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(&digest[..16])
 }
 
 /// Lower-cases metadata names and sorts them, as S3 returns them.

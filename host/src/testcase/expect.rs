@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::capture::{Denial, LogLine, Seen};
 use super::report::Mismatch;
@@ -487,12 +486,7 @@ fn absent(store: &MemoryStore, bucket: &str) -> String {
     }
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub(crate) use crate::hex::sha256_hex;
 
 /// Expected and actual text, side by side: whole when short and on one line, else the
 /// first line that differs.
