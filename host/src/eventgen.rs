@@ -122,6 +122,49 @@ pub enum GenerateError {
     NothingToReorder,
 }
 
+/// A write that really happened, on a local S3 endpoint (`s3plug dev`).
+#[derive(Debug, Clone)]
+pub struct Happened {
+    pub action: ObjectAction,
+    pub bucket: String,
+    /// The key as stored (decoded).
+    pub key: String,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    /// Must grow for each key: the endpoint hands them out.
+    pub sequencer: u64,
+    pub time: SystemTime,
+    pub region: String,
+}
+
+/// The notification S3 would send for `happened`: `{"Records": [one record]}`, with the key
+/// encoded as S3 encodes it.
+pub fn notification(happened: &Happened) -> Value {
+    let mut ids = Ids::new(
+        format!(
+            "{}/{}/{}",
+            happened.sequencer, happened.bucket, happened.key
+        )
+        .as_bytes(),
+    );
+    let event = ObjectEvent {
+        action: happened.action,
+        bucket: happened.bucket.clone(),
+        key: happened.key.clone(),
+        size: happened.size,
+        etag: happened.etag.clone(),
+        version_id: None,
+        sequencer: happened.sequencer,
+        time: happened.time.into(),
+        region: happened.region.clone(),
+        request_id: ids.hex_upper(16),
+        host_id: ids.base64(48),
+        eventbridge_id: ids.uuid(),
+    };
+    json!({ "Records": [record::aws_record(&event)] })
+}
+
 /// The payload for `spec` delivered as `delivery`, made now.
 pub fn generate(spec: &EventSpec, delivery: &Delivery) -> Result<Value, GenerateError> {
     generate_at(spec, delivery, SystemTime::now())

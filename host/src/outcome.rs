@@ -23,6 +23,19 @@ pub enum Status {
     LoopStopped,
 }
 
+impl Status {
+    /// The name in reports: `ok`, `failed`, `unrouted`, `ignored`, `loop-stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Unrouted => "unrouted",
+            Self::Ignored => "ignored",
+            Self::LoopStopped => "loop-stopped",
+        }
+    }
+}
+
 /// What a plugin said it did with a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginOutcome {

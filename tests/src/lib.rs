@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+pub mod dev;
 pub mod moto;
 
 pub mod runtime_api;

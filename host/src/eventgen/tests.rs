@@ -606,3 +606,44 @@ fn event_times_and_request_ids_follow_creation() {
         .collect();
     assert_eq!(request_ids.len(), 2);
 }
+
+#[test]
+fn a_write_that_happened_is_notified_as_s3_would() {
+    let happened = Happened {
+        action: ObjectAction::Multipart,
+        bucket: "photos".into(),
+        key: TRICKY_KEY.into(),
+        size: 9 << 20,
+        etag: "0123456789abcdef0123456789abcdef-2".into(),
+        sequencer: 1_790_000_000_123_456_789,
+        time: start(),
+        region: "us-east-1".into(),
+    };
+    let payload = notification(&happened);
+    let raw_key = payload["Records"][0]["s3"]["object"]["key"]
+        .as_str()
+        .unwrap();
+    assert_eq!(raw_key, s3key::encode(TRICKY_KEY, KeyStyle::Aws));
+    let records = decoded(&payload);
+    assert_eq!(records.len(), 1, "{payload:#}");
+    let (_, record) = &records[0];
+    assert_eq!(record.key, TRICKY_KEY);
+    assert_eq!(record.event_name, "ObjectCreated:CompleteMultipartUpload");
+    assert_eq!(record.size, Some(9 << 20));
+    assert_eq!(
+        record.sequencer.as_deref(),
+        Some(format!("{:018X}", happened.sequencer).as_str())
+    );
+    let later = notification(&Happened {
+        sequencer: happened.sequencer + 1,
+        ..happened.clone()
+    });
+    let (_, later) = &decoded(&later)[0];
+    assert_eq!(
+        compare_sequencers(
+            record.sequencer.as_deref().unwrap(),
+            later.sequencer.as_deref().unwrap()
+        ),
+        Ordering::Less
+    );
+}

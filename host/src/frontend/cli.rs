@@ -134,6 +134,33 @@ enum Command {
         #[arg(long)]
         no_auth: bool,
     },
+    /// A local S3-compatible endpoint over a folder, for trying plugins live: every
+    /// successful write (put, copy, multipart upload, delete) is routed through the plugins
+    /// as S3 would notify it, plugin writes included, with the loop guards, grants and limits
+    /// of production. Prints one line per record and plugin as each finishes.
+    Dev {
+        /// The configuration file.
+        #[arg(long, default_value = "s3plug.toml")]
+        config: PathBuf,
+        /// The folder of buckets (one folder each); the buckets the config names are made.
+        #[arg(long, default_value = "s3plug-data")]
+        dir: PathBuf,
+        /// The address to listen on (`127.0.0.1:0` picks a free port).
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: std::net::SocketAddr,
+        /// Print JSON lines (the endpoint first, then one per record and plugin).
+        #[arg(long)]
+        json: bool,
+        /// The access key id clients sign with.
+        #[arg(long, default_value = super::dev::DEFAULT_ACCESS_KEY)]
+        access_key: String,
+        /// The secret access key clients sign with.
+        #[arg(long, default_value = super::dev::DEFAULT_SECRET_KEY)]
+        secret_key: String,
+        /// The region clients sign for and events name.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
     /// Make a plugin project (source, config entry, test cases) that builds and passes its own
     /// test with the commands it prints.
     New {
@@ -252,6 +279,25 @@ pub fn main() -> ExitCode {
             store,
             no_auth,
         } => serve(&config, listen, &store, no_auth),
+        Command::Dev {
+            config,
+            dir,
+            listen,
+            json,
+            access_key,
+            secret_key,
+            region,
+        } => dev(
+            &config,
+            &super::dev::DevOptions {
+                dir,
+                listen,
+                json,
+                access_key,
+                secret_key,
+                region,
+            },
+        ),
         Command::Compile { plugin, output } => compile(&plugin, output),
         Command::Policy { config } => print_policy(&config),
         Command::Test { cases, filter } => run_tests(&cases, filter.as_deref()),
@@ -427,6 +473,11 @@ fn serve(
     let config = Config::load(config_path)?;
     let pipeline = load_pipeline(&config, store::open(store_spec)?)?;
     super::http::serve(pipeline, listen, token)
+}
+
+fn dev(config_path: &Path, options: &super::dev::DevOptions) -> anyhow::Result<u8> {
+    let config = Config::load(config_path)?;
+    super::dev::run(&config, options, |objects| load_pipeline(&config, objects))
 }
 
 /// `s3plug test`: every case of every file, one line each, a diff under each failure.

@@ -4,5 +4,6 @@
 //! [`Pipeline`]: crate::Pipeline
 
 pub mod cli;
+pub mod dev;
 pub mod http;
 pub mod lambda;

@@ -137,13 +137,18 @@ impl S3Store {
     /// Connects on an existing runtime, for a front end that already runs one. Blocks while
     /// the configuration loads (see the module docs for the threads that may do so).
     pub fn with_handle(handle: Handle, endpoint: Option<&str>) -> anyhow::Result<Self> {
-        Self::load(
-            Blocker::borrowed(handle),
+        Self::connect_on(
+            handle,
             S3Settings {
                 endpoint: endpoint.map(str::to_owned),
                 ..S3Settings::default()
             },
         )
+    }
+
+    /// Connects with explicit settings on an existing runtime (see [`S3Store::with_handle`]).
+    pub fn connect_on(handle: Handle, settings: S3Settings) -> anyhow::Result<Self> {
+        Self::load(Blocker::borrowed(handle), settings)
     }
 
     /// Connects from async code, on the current runtime.

@@ -1,0 +1,335 @@
+//! `s3plug dev`: a local S3-compatible endpoint on a folder, where every successful write
+//! becomes an S3 event notification routed through the pipeline, as in production.
+//!
+//! The endpoint is `s3s-fs` (a folder per bucket) behind `s3s`'s S3 protocol layer, with
+//! signature checks against one key pair. Plugins reach objects through the same endpoint,
+//! with the production S3 client: their writes notify in turn, carry their lineage metadata,
+//! and meet the same loop guards, grants and limits as in Lambda. Each (record, plugin) is
+//! printed as it finishes.
+
+mod endpoint;
+mod live;
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::eventgen::{self, Happened};
+use crate::pipeline::Pipeline;
+use crate::store::{ObjectStore, S3Settings, S3Store, StaticCredentials};
+use live::LiveLog;
+
+/// The key pair the endpoint accepts when none is given.
+pub const DEFAULT_ACCESS_KEY: &str = "s3plug";
+pub const DEFAULT_SECRET_KEY: &str = "s3plug-dev-secret";
+
+/// How long records still running at Ctrl-C may take to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `s3plug dev` serves, and how.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// The folder of buckets; made if missing.
+    pub dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Print JSON lines instead of text.
+    pub json: bool,
+    pub access_key: String,
+    pub secret_key: String,
+    /// The region requests are signed for and events name.
+    pub region: String,
+}
+
+/// Serves until Ctrl-C (or SIGTERM); `load` makes the pipeline for a store.
+pub fn run(
+    config: &Config,
+    options: &DevOptions,
+    load: impl FnOnce(Arc<dyn ObjectStore>) -> anyhow::Result<Pipeline>,
+) -> anyhow::Result<u8> {
+    std::fs::create_dir_all(&options.dir)
+        .with_context(|| format!("cannot make the folder {}", options.dir.display()))?;
+    let buckets = make_buckets(config, &options.dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = runtime
+        .block_on(TcpListener::bind(options.listen))
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (another s3plug dev? pick one with --listen, or 127.0.0.1:0 for any port)",
+                options.listen
+            )
+        })?;
+    let bound = listener.local_addr()?;
+    let endpoint_url = format!("http://{bound}");
+    let (notices, received) = unbounded_channel();
+    let mut builder = S3ServiceBuilder::new(endpoint::NotifyingStore::new(
+        &options.dir,
+        &options.region,
+        notices,
+    )?);
+    builder.set_auth(SimpleAuth::from_single(
+        options.access_key.clone(),
+        options.secret_key.clone(),
+    ));
+    let (stop_serving, serving) = watch::channel(false);
+    let server = runtime.spawn(accept(listener, builder.build(), serving));
+
+    // The endpoint serves from here on, so plugins kept in it (`s3://`) can load.
+    let objects = S3Store::connect_on(
+        runtime.handle().clone(),
+        S3Settings {
+            endpoint: Some(endpoint_url.clone()),
+            region: Some(options.region.clone()),
+            credentials: Some(StaticCredentials {
+                access_key_id: options.access_key.clone(),
+                secret_access_key: options.secret_key.clone(),
+            }),
+        },
+    )?;
+    let pipeline = Arc::new(load(Arc::new(objects))?);
+    print_banner(config, options, &endpoint_url, &buckets)?;
+
+    let log = Arc::new(LiveLog::new(options.json));
+    let left = runtime.block_on(dispatch(
+        received,
+        pipeline,
+        log.clone(),
+        config.host.concurrency,
+    ));
+    let _ = stop_serving.send(true);
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    });
+    let tally = log.tally();
+    if options.json {
+        println!(
+            "{}",
+            json!({ "stopped": true, "ok": tally.ok, "failed": tally.failed,
+                    "loop_stopped": tally.loop_stopped, "other": tally.other, "not_run": left })
+        );
+    } else {
+        println!(
+            "stopped: {} ok, {} failed, {} loop-stopped, {} unrouted or ignored{}",
+            tally.ok,
+            tally.failed,
+            tally.loop_stopped,
+            tally.other,
+            if left > 0 {
+                format!("; {left} writes arrived after Ctrl-C and were not run")
+            } else {
+                String::new()
+            }
+        );
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(0)
+}
+
+/// The buckets the config names (triggers, grants, host state), made as folders if missing.
+/// Returns each with whether it was made.
+fn make_buckets(config: &Config, dir: &Path) -> anyhow::Result<Vec<(String, bool)>> {
+    let mut names = BTreeSet::new();
+    for plugin in &config.plugins {
+        names.insert(plugin.trigger.bucket.clone());
+        for grant in plugin.grants.read.iter().chain(&plugin.grants.write) {
+            names.insert(grant.bucket.clone());
+        }
+    }
+    if let Some(state) = &config.host.state {
+        names.insert(state.bucket.clone());
+    }
+    names
+        .into_iter()
+        .filter(|name| !name.is_empty() && name != "*")
+        .map(|name| {
+            let path = dir.join(&name);
+            let made = !path.is_dir();
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot make the bucket folder {}", path.display()))?;
+            Ok((name, made))
+        })
+        .collect()
+}
+
+fn print_banner(
+    config: &Config,
+    options: &DevOptions,
+    endpoint_url: &str,
+    buckets: &[(String, bool)],
+) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if options.json {
+        let line = json!({
+            "listening": endpoint_url,
+            "dir": options.dir,
+            "buckets": buckets.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            "plugins": config.plugins.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            "access_key_id": options.access_key,
+            "region": options.region,
+        });
+        writeln!(out, "{line}")?;
+        return out.flush();
+    }
+    writeln!(
+        out,
+        "s3plug dev: S3 endpoint {endpoint_url}, objects in {}",
+        options.dir.display()
+    )?;
+    let listed: Vec<String> = buckets
+        .iter()
+        .map(|(name, made)| {
+            if *made {
+                format!("{name} (new)")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    writeln!(out, "  buckets: {}", listed.join(", "))?;
+    for plugin in &config.plugins {
+        let trigger = &plugin.trigger;
+        writeln!(
+            out,
+            "  plugin {}: on {}/{}*{}",
+            plugin.name, trigger.bucket, trigger.prefix, trigger.suffix
+        )?;
+    }
+    writeln!(out, "Point an S3 client at it:")?;
+    writeln!(
+        out,
+        "  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_REGION={}",
+        options.access_key, options.secret_key, options.region
+    )?;
+    if let Some(plugin) = config.plugins.first() {
+        writeln!(
+            out,
+            "  aws s3 cp FILE s3://{}/{} --endpoint-url {endpoint_url}",
+            plugin.trigger.bucket, plugin.trigger.prefix
+        )?;
+    }
+    writeln!(
+        out,
+        "Every write is routed as S3 would notify it; one line per record and plugin. Ctrl-C stops."
+    )?;
+    out.flush()
+}
+
+/// Serves connections until told to stop.
+async fn accept(listener: TcpListener, service: S3Service, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!("accept failed: {err}");
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, "connection ended: {err}");
+            }
+        });
+    }
+}
+
+/// Runs the pipeline on each notice, up to `concurrency` at once, until Ctrl-C or SIGTERM;
+/// then lets the running records finish. Returns how many notices were left unrun.
+async fn dispatch(
+    mut notices: UnboundedReceiver<Happened>,
+    pipeline: Arc<Pipeline>,
+    log: Arc<LiveLog>,
+    concurrency: usize,
+) -> usize {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut running = JoinSet::new();
+    let mut stop = std::pin::pin!(stop_signal());
+    loop {
+        tokio::select! {
+            notice = notices.recv() => {
+                let Some(notice) = notice else { break };
+                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let (pipeline, log) = (pipeline.clone(), log.clone());
+                running.spawn_blocking(move || {
+                    let _permit = permit;
+                    run_notice(&pipeline, &log, &notice);
+                });
+            }
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            () = &mut stop => break,
+        }
+    }
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "records still running after {DRAIN_TIMEOUT:?}; stopping without their outcome"
+        );
+    }
+    notices.close();
+    let mut left = 0;
+    while notices.try_recv().is_ok() {
+        left += 1;
+    }
+    left
+}
+
+/// Decodes the notification S3 would have sent (through the same decoder as any event) and
+/// runs it.
+fn run_notice(pipeline: &Pipeline, log: &LiveLog, notice: &Happened) {
+    let payload = eventgen::notification(notice).to_string();
+    match crate::event::decode(payload.as_bytes()) {
+        Ok(decoded) => log.record(&pipeline.process(&decoded)),
+        Err(err) => log.undecodable(
+            &format!("{}/{}", notice.bucket, notice.key),
+            &err.to_string(),
+        ),
+    }
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
