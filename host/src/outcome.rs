@@ -183,3 +183,24 @@ impl RecordOutcome {
         self.status == Status::Failed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_reported_ones() {
+        for status in [
+            Status::Ok,
+            Status::Failed,
+            Status::Unrouted,
+            Status::Ignored,
+            Status::LoopStopped,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::Value::from(status.as_str())
+            );
+        }
+    }
+}

@@ -94,6 +94,21 @@ impl NewProject {
         Ok((root, commands))
     }
 
+    /// The commands that run the built plugin live under `s3plug dev`, with an upload that
+    /// triggers it.
+    pub fn live_commands() -> Vec<String> {
+        use crate::frontend::dev::{DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
+        vec![
+            "s3plug dev".to_owned(),
+            "# and in another terminal:".to_owned(),
+            format!(
+                "export AWS_ACCESS_KEY_ID={DEFAULT_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={DEFAULT_SECRET_KEY} AWS_REGION=us-east-1"
+            ),
+            "aws s3 cp FILE s3://my-bucket/incoming/ --endpoint-url http://127.0.0.1:9000"
+                .to_owned(),
+        ]
+    }
+
     fn config(&self, wasm: &str) -> String {
         format!(
             r#"# The plugin's entry for s3plug.toml. Paths are relative to this file.

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,8 @@ pub fn aws_cli_bin() -> PathBuf {
 pub struct DevServer {
     child: Child,
     lines: Receiver<Value>,
+    /// Lines read but not taken by [`DevServer::wait_for`] yet.
+    backlog: Mutex<Vec<Value>>,
     /// The first line: the endpoint, buckets and plugins.
     pub banner: Value,
     pub endpoint: String,
@@ -86,27 +89,31 @@ impl DevServer {
         Self {
             child,
             lines,
+            backlog: Mutex::new(Vec::new()),
             banner,
             endpoint,
             dir: dir.to_path_buf(),
         }
     }
 
-    /// The next live-log line that `matches`, skipping others; panics after `timeout`,
-    /// quoting what was skipped.
+    /// The first live-log line that `matches`, in the order printed; lines passed over
+    /// are kept for later calls. Panics after `timeout`, quoting the lines not taken.
     pub fn wait_for(&self, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Value {
+        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = backlog.iter().position(&matches) {
+            return backlog.remove(at);
+        }
         let deadline = Instant::now() + timeout;
-        let mut skipped = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if matches(&line) => return line,
-                Ok(line) => skipped.push(line),
+                Ok(line) => backlog.push(line),
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("no matching line within {timeout:?}; saw {skipped:#?}")
+                    panic!("no matching line within {timeout:?}; not taken: {backlog:#?}")
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("s3plug dev ended; saw {skipped:#?}")
+                    panic!("s3plug dev ended; not taken: {backlog:#?}")
                 }
             }
         }
@@ -122,9 +129,16 @@ impl DevServer {
         })
     }
 
-    /// Every line printed within `quiet` of the one before.
+    /// The lines not taken yet, and every line printed within `quiet` of the one before.
     pub fn lines_until_quiet(&self, quiet: Duration) -> Vec<Value> {
-        std::iter::from_fn(|| self.lines.recv_timeout(quiet).ok()).collect()
+        let mut lines: Vec<Value> = self
+            .backlog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        lines.extend(std::iter::from_fn(|| self.lines.recv_timeout(quiet).ok()));
+        lines
     }
 
     /// The environment the AWS CLI needs for this endpoint, and nothing of the machine's.

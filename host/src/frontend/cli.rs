@@ -569,5 +569,9 @@ fn new_project(
     for command in commands {
         writeln!(stdout, "    {command}")?;
     }
+    writeln!(stdout, "\nthen run it live on a local S3 endpoint:\n")?;
+    for command in crate::scaffold::NewProject::live_commands() {
+        writeln!(stdout, "    {command}")?;
+    }
     Ok(EXIT_OK)
 }

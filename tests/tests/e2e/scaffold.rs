@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use s3plug_tests::dev::DevServer;
 use s3plug_tests::{COMPILE_CACHE, repo_root, s3plug_bin};
 
 fn s3plug_in(dir: &Path, args: &[&str]) -> Output {
@@ -20,6 +21,33 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// The last step of README's "Write a plugin": the project's own config under
+/// `s3plug dev`, and an upload with the AWS CLI that runs the plugin live.
+fn runs_live_under_dev(project: &Path, name: &str) {
+    let data = tempfile::tempdir().expect("temp dir");
+    let dev = DevServer::start(&project.join("s3plug.toml"), data.path());
+    let notes = data.path().join("notes.txt");
+    std::fs::write(&notes, "one\ntwo\nthree\n").expect("written");
+    dev.aws(&[
+        "s3",
+        "cp",
+        &notes.display().to_string(),
+        "s3://my-bucket/incoming/",
+    ]);
+    let ran = dev.outcome("my-bucket", "incoming/notes.txt", Some(name));
+    assert_eq!(ran["status"], "ok", "{ran:#}");
+    assert_eq!(ran["outcome"], "processed", "{ran:#}");
+    let summary = data
+        .path()
+        .join("my-bucket/summaries/incoming/notes.txt.json");
+    assert_eq!(
+        std::fs::read_to_string(&summary).expect("the summary is in the folder"),
+        r#"{"bytes":14,"lines":3}"#
+    );
+    let follow_on = dev.outcome("my-bucket", "summaries/incoming/notes.txt.json", None);
+    assert_eq!(follow_on["status"], "unrouted", "{follow_on:#}");
 }
 
 /// The printed build command, run as a plugin author would (the target folder is shared
@@ -51,6 +79,8 @@ fn a_new_rust_plugin_builds_and_passes_its_own_test() {
     for command in [
         "cargo build --target wasm32-wasip2 --release",
         "s3plug test",
+        "s3plug dev",
+        "aws s3 cp FILE s3://my-bucket/incoming/ --endpoint-url http://127.0.0.1:9000",
     ] {
         assert!(printed.contains(command), "{printed}");
     }
@@ -63,6 +93,8 @@ fn a_new_rust_plugin_builds_and_passes_its_own_test() {
         "{}",
         text(&tested)
     );
+
+    runs_live_under_dev(&project, "word-count");
 
     let again = s3plug_in(dir.path(), &["new", "word-count"]);
     assert_eq!(again.status.code(), Some(2));
@@ -102,4 +134,5 @@ fn a_new_python_plugin_builds_and_passes_its_own_test() {
         "{}",
         text(&tested)
     );
+    runs_live_under_dev(&project, "py-count");
 }

@@ -294,3 +294,52 @@ impl S3 for NotifyingStore {
         Ok(response)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_leave_a_bucket_folder_are_refused() {
+        for (bucket, key) in [
+            ("photos", "../other/x"),
+            ("photos", "a/../../x"),
+            ("photos", "a/./x"),
+            ("photos", "/abs"),
+            ("photos", "a\u{0}b"),
+            ("..", "x"),
+            ("a/b", "x"),
+            ("", "x"),
+        ] {
+            assert!(check_names(bucket, key).is_err(), "{bucket:?} {key:?}");
+        }
+        for (bucket, key) in [
+            ("photos", "in/my photo+1 ~*é.jpg"),
+            ("photos", "folder/"),
+            ("photos", "a..b"),
+        ] {
+            assert!(check_names(bucket, key).is_ok(), "{bucket:?} {key:?}");
+        }
+    }
+
+    #[test]
+    fn sequencers_strictly_increase_even_from_many_threads() {
+        let sequencer = Arc::new(Sequencer::default());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let sequencer = sequencer.clone();
+                std::thread::spawn(move || (0..1000).map(|_| sequencer.next()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all = Vec::new();
+        for handle in handles {
+            let taken = handle.join().unwrap();
+            assert!(taken.windows(2).all(|w| w[0] < w[1]), "in order per thread");
+            all.extend(taken);
+        }
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count, "no sequencer handed out twice");
+    }
+}
