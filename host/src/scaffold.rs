@@ -1,5 +1,6 @@
 //! `s3plug new`: a plugin project that builds and passes its own test with the commands it
-//! prints. Rust projects use the guest SDK; Python projects get the WIT contract itself.
+//! prints. Rust projects use the guest SDK; Python and JavaScript projects get the WIT
+//! contract itself.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,13 @@ use anyhow::Context as _;
 pub enum Lang {
     Rust,
     Python,
+    /// JavaScript, built with `componentize-js` (npm).
+    Js,
 }
+
+/// The `componentize-js` release JavaScript projects build with (as `scripts/install-test-deps`
+/// installs for the tests): 0.23 makes components that wasmtime 48 runs.
+pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
 
 /// The contract, embedded so that a project can be made anywhere.
 const WIT: &[(&str, &str)] = &[
@@ -65,6 +72,7 @@ impl NewProject {
         let files = match self.lang {
             Lang::Rust => self.rust_files()?,
             Lang::Python => self.python_files(),
+            Lang::Js => self.js_files(),
         };
         for (path, text) in &files {
             let path = root.join(path);
@@ -88,6 +96,12 @@ impl NewProject {
                     "componentize-py -d wit -w plugin componentize app -o {}.wasm",
                     self.name
                 ),
+                "s3plug test".to_owned(),
+            ],
+            Lang::Js => vec![
+                format!("cd {}", root.display()),
+                "npm install".to_owned(),
+                "npm run build".to_owned(),
                 "s3plug test".to_owned(),
             ],
         };
@@ -238,6 +252,98 @@ fn handle(record: Record) -> Result<Outcome, Error> {{
         ])
     }
 
+    /// The contract, for the languages that generate their bindings from it.
+    fn wit_files() -> impl Iterator<Item = (PathBuf, String)> {
+        WIT.iter()
+            .map(|(file, text)| (Path::new("wit").join(file), (*text).to_owned()))
+    }
+
+    fn js_files(&self) -> Vec<(PathBuf, String)> {
+        let package = format!(
+            r#"{{
+  "name": "{name}",
+  "private": true,
+  "type": "module",
+  "scripts": {{
+    "build": "componentize-js app.js --wit wit --world-name plugin --disable http fetch-event --out {name}.wasm"
+  }},
+  "devDependencies": {{
+    "@bytecodealliance/componentize-js": "{COMPONENTIZE_JS_VERSION}"
+  }}
+}}
+"#,
+            name = self.name
+        );
+        let app = r#"// An s3plug plugin. For each new object it writes a summary (bytes and lines) as JSON to
+// `target_prefix` + the object's key, in the same bucket.
+//
+// The imports are the WIT interfaces in wit/: names become camelCase, `option` is a value
+// or `undefined`, a `variant` is `{ tag, val }`, and a call whose `result` is an error
+// throws it (its `payload` is the `{ tag, val }` of the error variant).
+import { get as setting } from "s3plug:plugin/config@0.1.0";
+import { log } from "s3plug:plugin/log@0.1.0";
+import { get, put } from "s3plug:plugin/objects@0.1.0";
+
+const CHUNK = 64 * 1024;
+
+/** Says why an object call failed. */
+function reason(error) {
+  const payload = error?.payload ?? error;
+  if (payload && typeof payload === "object" && "tag" in payload) {
+    return payload.val === undefined ? payload.tag : `${payload.tag}: ${payload.val}`;
+  }
+  return String(error);
+}
+
+/**
+ * Called once for every record routed to the plugin. Return an outcome when the record is
+ * done (`processed`) or deliberately left alone (`skipped`); throw a string to fail it.
+ * (Any other exception traps, which fails the record too, without your message.)
+ */
+export function handle(record) {
+  const prefix = setting("target_prefix") ?? "summaries/";
+  if (record.key.startsWith(prefix)) {
+    // Never process your own output.
+    return { tag: "skipped", val: "one of my own summaries" };
+  }
+  let bytes = 0;
+  let lines = 0;
+  const key = `${prefix}${record.key}.json`;
+  try {
+    // Stream the object: memory stays flat whatever its size.
+    const reader = get(record.bucket, record.key, undefined);
+    for (;;) {
+      const chunk = reader.read(CHUNK);
+      if (chunk.length === 0) break;
+      bytes += chunk.length;
+      for (const byte of chunk) if (byte === 10) lines += 1;
+    }
+    const summary = new TextEncoder().encode(JSON.stringify({ bytes, lines }));
+    put(record.bucket, key, summary, { contentType: "application/json", metadata: [] });
+  } catch (error) {
+    throw `${record.bucket}/${record.key}: ${reason(error)}`;
+  }
+  log("info", `summarised ${record.key}: ${bytes} bytes, ${lines} lines`);
+  return { tag: "processed", val: `wrote ${record.bucket}/${key}` };
+}
+"#;
+        let mut files = vec![
+            ("package.json".into(), package),
+            ("app.js".into(), app.to_owned()),
+            (
+                "s3plug.toml".into(),
+                self.config(&format!("{}.wasm", self.name)),
+            ),
+            (
+                format!("tests/{}.test.toml", self.name).into(),
+                self.test_file(),
+            ),
+            (".gitignore".into(), "node_modules/\n*.wasm\n".into()),
+        ];
+        files.extend(Self::wit_files());
+        files
+    }
+
     fn python_files(&self) -> Vec<(PathBuf, String)> {
         let app = r#""""An s3plug plugin. For each new object it writes a summary (bytes and lines) as JSON
 to `target_prefix` + the object's key, in the same bucket."""
@@ -284,10 +390,7 @@ class WitWorld(wit_world.WitWorld):
             ),
             (".gitignore".into(), "*.wasm\n__pycache__/\n".into()),
         ];
-        files.extend(
-            WIT.iter()
-                .map(|(file, text)| (Path::new("wit").join(file), (*text).to_owned())),
-        );
+        files.extend(Self::wit_files());
         files
     }
 }
@@ -307,7 +410,7 @@ mod tests {
     #[test]
     fn a_project_is_written_once_with_its_files() {
         let dir = tempfile::tempdir().unwrap();
-        for lang in [Lang::Rust, Lang::Python] {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js] {
             let name = format!("p-{lang:?}").to_lowercase();
             let project = NewProject {
                 name: name.clone(),
@@ -331,5 +434,29 @@ mod tests {
         }
         assert!(dir.path().join("p-python/wit/world.wit").is_file());
         assert!(dir.path().join("p-rust/src/lib.rs").is_file());
+        assert!(dir.path().join("p-js/wit/objects.wit").is_file());
+        let package = fs::read_to_string(dir.path().join("p-js/package.json")).unwrap();
+        let package: serde_json::Value = serde_json::from_str(&package).unwrap();
+        assert_eq!(
+            package["devDependencies"]["@bytecodealliance/componentize-js"],
+            COMPONENTIZE_JS_VERSION
+        );
+        assert!(
+            package["scripts"]["build"]
+                .as_str()
+                .unwrap()
+                .ends_with("--out p-js.wasm")
+        );
+    }
+
+    #[test]
+    fn the_tests_install_the_componentize_js_that_projects_use() {
+        let script = include_str!("../../scripts/install-test-deps");
+        assert!(
+            script.contains(&format!(
+                "COMPONENTIZE_JS_VERSION={COMPONENTIZE_JS_VERSION}\n"
+            )),
+            "scripts/install-test-deps pins another componentize-js"
+        );
     }
 }

@@ -136,3 +136,38 @@ fn a_new_python_plugin_builds_and_passes_its_own_test() {
     );
     runs_live_under_dev(&project, "py-count");
 }
+
+#[test]
+fn a_new_javascript_plugin_builds_and_passes_its_own_test() {
+    let tools = repo_root().join("target/test-node/node_modules");
+    assert!(
+        tools.join(".bin/componentize-js").is_file(),
+        "componentize-js is missing: run scripts/install-test-deps"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = s3plug_in(dir.path(), &["new", "js-count", "--lang", "js"]);
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created));
+    let printed = text(&created);
+    for command in ["npm install", "npm run build", "s3plug test", "s3plug dev"] {
+        assert!(printed.contains(command), "{printed}");
+    }
+    let project = dir.path().join("js-count");
+    // `npm install` would fetch the pinned componentize-js that scripts/install-test-deps
+    // already holds; the printed build command then runs as the author would run it.
+    std::os::unix::fs::symlink(&tools, project.join("node_modules")).expect("linked");
+    let built = Command::new("npm")
+        .current_dir(&project)
+        .args(["run", "build"])
+        .output()
+        .expect("npm runs");
+    assert!(built.status.success(), "{}", text(&built));
+    assert!(project.join("js-count.wasm").is_file(), "{}", text(&built));
+    let tested = s3plug_in(&project, &["test"]);
+    assert_eq!(tested.status.code(), Some(0), "{}", text(&tested));
+    assert!(
+        text(&tested).contains("1 passed, 0 failed"),
+        "{}",
+        text(&tested)
+    );
+    runs_live_under_dev(&project, "js-count");
+}
