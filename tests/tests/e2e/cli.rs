@@ -274,6 +274,45 @@ fn check_loads_every_plugin_and_refuses_what_is_not_a_component() {
     );
 }
 
+/// Every `needle` in `haystack` replaced by `with`, of the same length.
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> (Vec<u8>, usize) {
+    assert_eq!(needle.len(), with.len());
+    let mut out = haystack.to_vec();
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(found) = out[at..].windows(needle.len()).position(|w| w == needle) {
+        let start = at + found;
+        out[start..start + with.len()].copy_from_slice(with);
+        count += 1;
+        at = start + with.len();
+    }
+    (out, count)
+}
+
+#[test]
+fn a_plugin_built_against_another_contract_version_is_refused_naming_both() {
+    // The test guest, as if built against contract 0.9.0: its import names say so. The
+    // names keep their length, so the component stays well formed.
+    let guest = std::fs::read(TESTGUEST).expect("the test guest is built");
+    let (other, replaced) = replace_all(&guest, b"@0.1.0", b"@0.9.0");
+    assert!(replaced >= 3, "the guest imports objects, log and config");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("old.wasm"), other).expect("written");
+    let config = write_config(
+        dir.path(),
+        "[[plugin]]\nname = \"old\"\nwasm = \"old.wasm\"\ntrigger = { bucket = \"inbox\" }\n",
+    );
+    let output = s3plug(&["check", "--config", &config], None);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("plugin \"old\"")
+            && message.contains("built against s3plug:plugin@0.9.0")
+            && message.contains("this host serves s3plug:plugin@0.1.0"),
+        "{message}"
+    );
+}
+
 #[test]
 fn event_generates_s3_encoded_keys() {
     let event: Value = serde_json::from_slice(&event_json(&[
