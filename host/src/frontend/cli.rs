@@ -476,8 +476,7 @@ fn serve(
 }
 
 fn dev(config_path: &Path, options: &super::dev::DevOptions) -> anyhow::Result<u8> {
-    let config = Config::load(config_path)?;
-    super::dev::run(&config, options, |objects| load_pipeline(&config, objects))
+    super::dev::run(config_path, options, Arc::new(load_pipeline))
 }
 
 /// `s3plug test`: every case of every file, one line each, a diff under each failure.

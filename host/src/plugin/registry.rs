@@ -145,7 +145,7 @@ fn load_one(
             fail(format!("its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"))
         } else {
             fail(format!(
-                "it was built against {}, and this host serves {CONTRACT}: rebuild it with a matching s3plug-guest",
+                "it was built against {}, and this host serves {CONTRACT}: rebuild it against this contract (the s3plug-guest crate of this s3plug for Rust, the wit/ folder for other languages)",
                 other_contracts.join(", ")
             ))
         }

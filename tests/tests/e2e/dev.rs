@@ -239,3 +239,73 @@ write = ["photos/out/"]
     let (tally, _) = dev.stop();
     assert_eq!(tally["failed"], 1, "{tally}");
 }
+
+#[test]
+fn a_changed_config_or_rebuilt_plugin_is_reloaded_and_a_broken_one_is_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wasm = dir.path().join("p.wasm");
+    std::fs::copy(TESTGUEST, &wasm).expect("copied");
+    let config = |mode: &str| {
+        format!(
+            "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = {{ bucket = \"inbox\" }}\n\
+             config = {{ mode = \"{mode}\", target_bucket = \"inbox\" }}\n"
+        )
+    };
+    let config_path = dir.path().join("s3plug.toml");
+    let dev = dev_with(dir.path(), &config("echo"));
+    let upload = |key: &str| {
+        dev.store()
+            .put("inbox", key, b"x", &PutOptions::default())
+            .expect("uploaded");
+        dev.outcome("inbox", key, Some("p"))
+    };
+    let echoed = upload("in/a");
+    assert!(
+        echoed["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("ObjectCreated:Put|inbox|in/a|")),
+        "{echoed:#}"
+    );
+
+    std::fs::write(&config_path, config("skip")).expect("config changed");
+    let reloaded = dev.wait_for(Duration::from_secs(60), |line| {
+        line.get("reloaded").is_some()
+    });
+    assert_eq!(reloaded["reloaded"], true, "{reloaded:#}");
+    assert_eq!(reloaded["plugins"], serde_json::json!(["p"]));
+    assert_eq!(upload("in/b")["message"], "not interested");
+
+    std::fs::write(
+        &config_path,
+        format!("{}colour = \"blue\"\n", config("echo")),
+    )
+    .expect("config broken");
+    let refused = dev.wait_for(Duration::from_secs(60), |line| {
+        line.get("reloaded").is_some()
+    });
+    assert_eq!(refused["reloaded"], false, "{refused:#}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("colour")),
+        "the reason names the bad key: {refused:#}"
+    );
+    assert_eq!(
+        upload("in/c")["message"],
+        "not interested",
+        "the previous plugins still run"
+    );
+
+    // A rebuild: another component at the same path.
+    std::fs::copy(THUMBNAIL, &wasm).expect("replaced");
+    std::fs::write(&config_path, config("skip")).expect("config fixed");
+    let reloaded = dev.wait_for(Duration::from_secs(120), |line| {
+        line.get("reloaded").is_some()
+    });
+    assert_eq!(reloaded["reloaded"], true, "{reloaded:#}");
+    let thumbnail = upload("thumbnails/x.jpg");
+    assert_eq!(
+        thumbnail["message"], "\"thumbnails/x.jpg\" is a thumbnail already",
+        "{thumbnail:#}"
+    );
+}

@@ -70,6 +70,40 @@ impl LiveLog {
         tracing::error!(%what, "the endpoint made a notification it cannot decode: {error}");
     }
 
+    /// Says that the plugins were reloaded.
+    pub(super) fn reloaded(&self, plugins: &[&str]) {
+        let line = if self.json {
+            serde_json::json!({ "reloaded": true, "plugins": plugins }).to_string()
+        } else {
+            format!(
+                "{} reloaded: {}",
+                Local::now().format("%H:%M:%S%.3f"),
+                plugins.join(", ")
+            )
+        };
+        self.print(&line);
+    }
+
+    /// Says that a reload failed, and that the previous plugins still run.
+    pub(super) fn reload_failed(&self, error: &str) {
+        let line = if self.json {
+            serde_json::json!({ "reloaded": false, "error": error }).to_string()
+        } else {
+            format!(
+                "{} reload failed, still running the previous plugins: {error}",
+                Local::now().format("%H:%M:%S%.3f")
+            )
+        };
+        self.print(&line);
+    }
+
+    fn print(&self, line: &str) {
+        let _tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stdout = io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+
     pub(super) fn tally(&self) -> Tally {
         *self.tally.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -9,6 +9,7 @@
 
 mod endpoint;
 mod live;
+mod reload;
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -33,6 +34,8 @@ use crate::eventgen::{self, Happened};
 use crate::pipeline::Pipeline;
 use crate::store::{ObjectStore, S3Settings, S3Store, StaticCredentials};
 use live::LiveLog;
+pub use reload::Loader;
+use reload::{Current, Fingerprint, Watch};
 
 /// The key pair the endpoint accepts when none is given.
 pub const DEFAULT_ACCESS_KEY: &str = "s3plug";
@@ -55,15 +58,13 @@ pub struct DevOptions {
     pub region: String,
 }
 
-/// Serves until Ctrl-C (or SIGTERM); `load` makes the pipeline for a store.
-pub fn run(
-    config: &Config,
-    options: &DevOptions,
-    load: impl FnOnce(Arc<dyn ObjectStore>) -> anyhow::Result<Pipeline>,
-) -> anyhow::Result<u8> {
+/// Serves until Ctrl-C (or SIGTERM). `loader` makes the pipeline for a config on a store,
+/// at start and again whenever the config file or a plugin's component changes.
+pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> anyhow::Result<u8> {
+    let config = Config::load(config_path)?;
     std::fs::create_dir_all(&options.dir)
         .with_context(|| format!("cannot make the folder {}", options.dir.display()))?;
-    let buckets = make_buckets(config, &options.dir)?;
+    let buckets = make_buckets(&config, &options.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -91,7 +92,7 @@ pub fn run(
     let server = runtime.spawn(accept(listener, builder.build(), serving));
 
     // The endpoint serves from here on, so plugins kept in it (`s3://`) can load.
-    let objects = S3Store::connect_on(
+    let objects: Arc<dyn ObjectStore> = Arc::new(S3Store::connect_on(
         runtime.handle().clone(),
         S3Settings {
             endpoint: Some(endpoint_url.clone()),
@@ -101,17 +102,29 @@ pub fn run(
                 secret_access_key: options.secret_key.clone(),
             }),
         },
-    )?;
-    let pipeline = Arc::new(load(Arc::new(objects))?);
-    print_banner(config, options, &endpoint_url, &buckets)?;
+    )?);
+    let current = Arc::new(Current::new(loader(&config, objects.clone())?));
+    print_banner(&config, options, &endpoint_url, &buckets)?;
 
     let log = Arc::new(LiveLog::new(options.json));
+    let watcher = runtime.spawn(reload::watch(
+        Fingerprint::of(config_path, &config),
+        Watch {
+            config_path: config_path.to_path_buf(),
+            data_dir: options.dir.clone(),
+            loader,
+            objects,
+            current: current.clone(),
+            log: log.clone(),
+        },
+    ));
     let left = runtime.block_on(dispatch(
         received,
-        pipeline,
+        current,
         log.clone(),
         config.host.concurrency,
     ));
+    watcher.abort();
     let _ = stop_serving.send(true);
     runtime.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
@@ -259,7 +272,7 @@ async fn accept(listener: TcpListener, service: S3Service, mut stop: watch::Rece
 /// then lets the running records finish. Returns how many notices were left unrun.
 async fn dispatch(
     mut notices: UnboundedReceiver<Happened>,
-    pipeline: Arc<Pipeline>,
+    pipelines: Arc<Current>,
     log: Arc<LiveLog>,
     concurrency: usize,
 ) -> usize {
@@ -271,7 +284,7 @@ async fn dispatch(
             notice = notices.recv() => {
                 let Some(notice) = notice else { break };
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                let (pipeline, log) = (pipeline.clone(), log.clone());
+                let (pipeline, log) = (pipelines.get(), log.clone());
                 running.spawn_blocking(move || {
                     let _permit = permit;
                     run_notice(&pipeline, &log, &notice);
