@@ -136,8 +136,8 @@ mod tests {
         let wasm = dir.path().join("p.wasm");
         std::fs::write(&wasm, b"one").unwrap();
         let config_path = dir.path().join("s3plug.toml");
-        let text = "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"b\" }\n\n\
-                    [[plugin]]\nname = \"q\"\nwasm = \"s3://b/q.wasm\"\ntrigger = { bucket = \"c\" }\n";
+        let text = "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n\n\
+                    [[plugin]]\nname = \"q\"\nwasm = \"s3://plugins/q.wasm\"\ntrigger = { bucket = \"outbox\" }\n";
         std::fs::write(&config_path, text).unwrap();
         let config = Config::load(&config_path).unwrap();
         let first = Fingerprint::of(&config_path, &config);
