@@ -19,6 +19,8 @@ pub mod moto;
 
 pub mod runtime_api;
 
+pub mod tool_build;
+
 /// One engine for every test of the binary, as in a real process.
 pub fn engine() -> &'static wasmtime::Engine {
     static ENGINE: OnceLock<wasmtime::Engine> = OnceLock::new();

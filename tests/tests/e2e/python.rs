@@ -1,16 +1,11 @@
 //! A plugin written in Python (plugins/python-upper, made a component by componentize-py)
 //! runs against the same contract as the Rust ones, under the same grants and limits.
 //!
-//! The component is built here, on first use, not by the build script: only these tests
-//! need componentize-py (scripts/install-test-deps puts it in target/test-venv), and a
-//! `cargo build` or `cargo clippy` of the tests crate does not. The build is named after a
-//! hash of its inputs (app.py, the WIT files, the componentize-py version), so it is redone
-//! exactly when one of them changes; it is made in a temporary folder and renamed into
-//! place, so concurrent test processes never see half a file. The first load compiles the
-//! component into the shared compile cache (seconds); every later load takes it from there.
+//! The component is built here, on first use (see `s3plug_tests::tool_build`), by the
+//! componentize-py that scripts/install-test-deps puts in target/test-venv. The first load
+//! compiles the component into the shared compile cache (seconds); every later load takes
+//! it from there.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -19,6 +14,7 @@ use std::time::{Duration, Instant};
 use s3plug::outcome::{FailureKind, RecordOutcome, Status};
 use s3plug::plugin::LoadKind;
 use s3plug::store::{ObjectStore, PutOptions};
+use s3plug_tests::tool_build::built_once;
 use s3plug_tests::{
     Harness, RawRecord, TESTGUEST, compile_cache, engine, outcome_of, repo_root, s3_event,
 };
@@ -83,59 +79,27 @@ fn componentize_py_version(tool: &Path) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// Builds `target/guests/python/python-upper-<inputs hash>.wasm` unless it exists. Returns
-/// its path, and the build time when it was built now.
+/// `target/guests/python/python-upper-<inputs hash>.wasm`, built unless it exists; the
+/// build time when it was built now.
 fn build_python_upper() -> (PathBuf, Option<Duration>) {
     let root = repo_root();
     let source = root.join("plugins/python-upper/app.py");
-    let wit = root.join("wit");
     let tool = componentize_py();
     let version = componentize_py_version(&tool);
-
-    let mut inputs = DefaultHasher::new();
-    version.hash(&mut inputs);
-    std::fs::read(&source)
-        .expect("plugins/python-upper/app.py")
-        .hash(&mut inputs);
-    let mut wit_files: Vec<PathBuf> = std::fs::read_dir(&wit)
-        .expect("the wit folder")
-        .map(|entry| entry.expect("a wit folder entry").path())
-        .collect();
-    wit_files.sort();
-    for file in &wit_files {
-        file.file_name().hash(&mut inputs);
-        std::fs::read(file).expect("a wit file").hash(&mut inputs);
-    }
-
-    let out_dir = root.join("target/guests/python");
-    let wasm = out_dir.join(format!("python-upper-{:016x}.wasm", inputs.finish()));
-    if wasm.is_file() {
-        return (wasm, None);
-    }
-    std::fs::create_dir_all(&out_dir).expect("target/guests/python");
-    let (output, took) = componentize(&tool, &source, &wit, &out_dir);
-    // Rename within one file system: readers see the whole file or none.
-    std::fs::rename(&output, &wasm).expect("the component is moved into place");
-    // Builds of older sources are never used again.
-    for entry in std::fs::read_dir(&out_dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if name.starts_with("python-upper-") && name.ends_with(".wasm") && path != wasm {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-    (wasm, Some(took))
+    built_once(
+        "python",
+        "python-upper",
+        std::slice::from_ref(&source),
+        &version,
+        |work| componentize(&tool, &source, &root.join("wit"), work),
+    )
 }
 
-/// Runs componentize-py on a copy of app.py in a temporary folder under `out_dir` (the run
-/// writes `__pycache__` beside the app, which must not land in the source tree). Returns the
-/// component, still in the temporary folder, and how long the run took.
-fn componentize(tool: &Path, source: &Path, wit: &Path, out_dir: &Path) -> (PathBuf, Duration) {
-    let work = tempfile::tempdir_in(out_dir).expect("a temporary folder");
-    let work = work.path();
+/// Runs componentize-py on a copy of app.py in `work` (the run writes `__pycache__` beside
+/// the app, which must not land in the source tree). Returns the component, in `work`.
+fn componentize(tool: &Path, source: &Path, wit: &Path, work: &Path) -> PathBuf {
     std::fs::copy(source, work.join("app.py")).expect("app.py is copied");
     let output = work.join("python-upper.wasm");
-    let started = Instant::now();
     let result = Command::new(tool)
         .current_dir(work)
         .arg("-d")
@@ -151,16 +115,13 @@ fn componentize(tool: &Path, source: &Path, wit: &Path, out_dir: &Path) -> (Path
                 tool.display()
             )
         });
-    let took = started.elapsed();
     assert!(
         result.status.success(),
         "componentize-py failed on plugins/python-upper/app.py:\n{}{}",
         String::from_utf8_lossy(&result.stdout),
         String::from_utf8_lossy(&result.stderr)
     );
-    let kept = out_dir.join(format!(".python-upper-{}.wasm", std::process::id()));
-    std::fs::rename(&output, &kept).expect("the component is kept");
-    (kept, took)
+    output
 }
 
 /// `count` bytes of text and binary: ASCII letters of both cases, digits, punctuation,
@@ -496,12 +457,14 @@ fn python_plugin_costs() {
     // A fresh build, not kept.
     let root = repo_root();
     let scratch = tempfile::tempdir().expect("a temporary folder");
-    let (fresh, build_time) = componentize(
+    let started = Instant::now();
+    let fresh = componentize(
         &componentize_py(),
         &root.join("plugins/python-upper/app.py"),
         &root.join("wit"),
         scratch.path(),
     );
+    let build_time = started.elapsed();
     let fresh_size = std::fs::metadata(&fresh).expect("built").len();
 
     let started = Instant::now();
