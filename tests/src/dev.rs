@@ -199,11 +199,16 @@ impl DevServer {
         .expect("the S3 client connects")
     }
 
-    /// Stops it with SIGTERM and returns the last line (the tally) and the exit status.
-    pub fn stop(mut self) -> (Value, std::process::ExitStatus) {
+    /// Sends SIGTERM, as Ctrl-C would send SIGINT.
+    pub fn terminate(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(sent.is_ok_and(|s| s.success()), "cannot signal {pid}");
+    }
+
+    /// Stops it with SIGTERM and returns the last line (the tally) and the exit status.
+    pub fn stop(mut self) -> (Value, std::process::ExitStatus) {
+        self.terminate();
         let tally = self.wait_for(Duration::from_secs(60), |line| line["stopped"] == true);
         let status = self.child.wait().expect("s3plug dev ends");
         (tally, status)

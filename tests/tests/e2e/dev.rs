@@ -309,3 +309,49 @@ fn a_changed_config_or_rebuilt_plugin_is_reloaded_and_a_broken_one_is_not() {
         "{thumbnail:#}"
     );
 }
+
+/// A plugin that spins until its time-out (`loop/` keys), on `inbox`.
+fn spinning(dir: &Path, timeout_ms: u32) -> DevServer {
+    dev_with(
+        dir,
+        &format!(
+            "[[plugin]]\nname = \"spin\"\nwasm = \"{TESTGUEST}\"\n\
+             trigger = {{ bucket = \"inbox\" }}\nlimits = {{ timeout_ms = {timeout_ms} }}\n"
+        ),
+    )
+}
+
+/// Uploads `loop/x`, and waits until its plugin call has surely begun.
+fn start_spinning(dev: &DevServer) {
+    dev.store()
+        .put("inbox", "loop/x", b"x", &PutOptions::default())
+        .expect("uploaded");
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn a_stop_lets_running_records_finish_and_a_second_one_does_not_wait() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dev = spinning(dir.path(), 1500);
+    start_spinning(&dev);
+    let (tally, exit) = dev.stop();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        (&tally["failed"], &tally["abandoned"]),
+        (&1.into(), &0.into()),
+        "the running record ran to its time-out and was counted: {tally}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dev = spinning(dir.path(), 60_000);
+    start_spinning(&dev);
+    dev.terminate();
+    std::thread::sleep(Duration::from_millis(300));
+    let (tally, exit) = dev.stop();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        (&tally["failed"], &tally["abandoned"]),
+        (&0.into(), &1.into()),
+        "{tally}"
+    );
+}

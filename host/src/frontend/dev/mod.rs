@@ -118,7 +118,7 @@ pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> any
             log: log.clone(),
         },
     ));
-    let left = runtime.block_on(dispatch(
+    let unfinished = runtime.block_on(dispatch(
         received,
         current,
         log.clone(),
@@ -134,7 +134,8 @@ pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> any
         println!(
             "{}",
             json!({ "stopped": true, "ok": tally.ok, "failed": tally.failed,
-                    "loop_stopped": tally.loop_stopped, "other": tally.other, "not_run": left })
+                    "loop_stopped": tally.loop_stopped, "other": tally.other,
+                    "not_run": unfinished.not_run, "abandoned": unfinished.abandoned })
         );
     } else {
         println!(
@@ -143,11 +144,7 @@ pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> any
             tally.failed,
             tally.loop_stopped,
             tally.other,
-            if left > 0 {
-                format!("; {left} writes arrived after Ctrl-C and were not run")
-            } else {
-                String::new()
-            }
+            unfinished.describe()
         );
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -269,13 +266,13 @@ async fn accept(listener: TcpListener, service: S3Service, mut stop: watch::Rece
 }
 
 /// Runs the pipeline on each notice, up to `concurrency` at once, until Ctrl-C or SIGTERM;
-/// then lets the running records finish. Returns how many notices were left unrun.
+/// then lets the running records finish.
 async fn dispatch(
     mut notices: UnboundedReceiver<Happened>,
     pipelines: Arc<Current>,
     log: Arc<LiveLog>,
     concurrency: usize,
-) -> usize {
+) -> Unfinished {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut running = JoinSet::new();
     let mut stop = std::pin::pin!(stop_signal());
@@ -294,21 +291,56 @@ async fn dispatch(
             () = &mut stop => break,
         }
     }
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while running.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    if !running.is_empty() {
         tracing::warn!(
-            "records still running after {DRAIN_TIMEOUT:?}; stopping without their outcome"
+            running = running.len(),
+            "letting the running records finish (Ctrl-C again stops at once)"
         );
     }
-    notices.close();
-    let mut left = 0;
-    while notices.try_recv().is_ok() {
-        left += 1;
+    tokio::select! {
+        () = async { while running.join_next().await.is_some() {} } => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!(
+            "records still running after {DRAIN_TIMEOUT:?}; stopping without their outcome"
+        ),
+        () = stop_signal() => tracing::warn!("stopping without the outcome of the running records"),
     }
-    left
+    notices.close();
+    let mut not_run = 0;
+    while notices.try_recv().is_ok() {
+        not_run += 1;
+    }
+    Unfinished {
+        not_run,
+        abandoned: running.len(),
+    }
+}
+
+/// What was left when `s3plug dev` stopped.
+#[derive(Debug, Clone, Copy)]
+struct Unfinished {
+    /// Writes notified after the stop, never run.
+    not_run: usize,
+    /// Notices still running when a second Ctrl-C or the drain time-out ended the wait.
+    abandoned: usize,
+}
+
+impl Unfinished {
+    fn describe(self) -> String {
+        let mut text = String::new();
+        if self.not_run > 0 {
+            text.push_str(&format!(
+                "; {} writes arrived after Ctrl-C and were not run",
+                self.not_run
+            ));
+        }
+        if self.abandoned > 0 {
+            text.push_str(&format!(
+                "; {} still running, stopped without an outcome",
+                self.abandoned
+            ));
+        }
+        text
+    }
 }
 
 /// Decodes the notification S3 would have sent (through the same decoder as any event) and
