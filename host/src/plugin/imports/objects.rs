@@ -26,6 +26,10 @@ const MAX_LIST_PAGE: u32 = 1000;
 pub struct ReaderHandle {
     info: store::ObjectInfo,
     body: Box<dyn Read + Send>,
+    /// The bytes the body should still hold, from the object's size (and the range): what a
+    /// read allocates at most, plus one byte to see the end. Only a hint: a body that holds
+    /// more is still read whole.
+    expected: u64,
 }
 
 /// An object being written by a guest; dropped unfinished, the write is aborted.
@@ -228,9 +232,15 @@ impl Host for PluginState {
             Ok(object) => object,
             Err(err) => return Ok(Err(store_error(err))),
         };
+        let size = object.info.size;
+        let expected = match range {
+            Some(range) => range.clamp(size).map_or(0, |(_, len)| len),
+            None => size,
+        };
         let handle = self.table.push(ReaderHandle {
             info: object.info,
             body: object.body,
+            expected,
         })?;
         Ok(Ok(handle))
     }
@@ -362,9 +372,19 @@ impl HostReader for PluginState {
             .saturating_sub(self.usage.bytes_read);
         let handle = self.table.get_mut(&reader)?;
         let want = u64::from(max.min(MAX_READ_CHUNK)).min(budget.saturating_add(1)) as usize;
-        let mut buf = vec![0; want];
+        // Small objects get small buffers: zeroing a whole chunk for a few bytes would cost
+        // more than reading them.
+        let mut buf =
+            vec![
+                0;
+                want.min(usize::try_from(handle.expected.saturating_add(1)).unwrap_or(usize::MAX))
+            ];
         let mut filled = 0;
         while filled < want {
+            if filled == buf.len() {
+                // More than the object's size said: read on, up to what was asked.
+                buf.resize(want, 0);
+            }
             match handle.body.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
@@ -378,6 +398,7 @@ impl HostReader for PluginState {
             }
         }
         buf.truncate(filled);
+        handle.expected = handle.expected.saturating_sub(filled as u64);
         if filled as u64 > budget {
             let max = self.spec.limits.max_read_bytes;
             return Ok(Err(self.exceed("max_read_bytes", max, " bytes read")));
@@ -430,5 +451,160 @@ impl HostWriter for PluginState {
         // Dropping an unfinished writer drops the store's writer, which aborts the upload.
         self.table.delete(writer)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::event::S3Record;
+    use crate::guard::Lineage;
+    use crate::store::{
+        ListPage as StoreListPage, MemoryStore, ObjectBody, ObjectInfo as Info, ObjectStore as _,
+    };
+
+    /// A memory store whose reads report a size of `claimed` bytes, whatever the object
+    /// holds: an object that grew since its size was read, or a server that says less.
+    #[derive(Debug)]
+    struct Understated {
+        inner: MemoryStore,
+        claimed: u64,
+    }
+
+    impl store::ObjectStore for Understated {
+        fn describe(&self) -> String {
+            "understated".into()
+        }
+        fn head(&self, bucket: &str, key: &str) -> Result<Info, StoreError> {
+            self.inner.head(bucket, key)
+        }
+        fn get(
+            &self,
+            bucket: &str,
+            key: &str,
+            range: Option<ByteRange>,
+        ) -> Result<ObjectBody, StoreError> {
+            let mut object = self.inner.get(bucket, key, range)?;
+            object.info.size = self.claimed;
+            Ok(object)
+        }
+        fn put(
+            &self,
+            bucket: &str,
+            key: &str,
+            body: &[u8],
+            options: &store::PutOptions,
+        ) -> Result<Info, StoreError> {
+            self.inner.put(bucket, key, body, options)
+        }
+        fn create(
+            &self,
+            bucket: &str,
+            key: &str,
+            options: &store::PutOptions,
+        ) -> Result<Box<dyn ObjectWriter>, StoreError> {
+            self.inner.create(bucket, key, options)
+        }
+        fn list(
+            &self,
+            bucket: &str,
+            prefix: &str,
+            next: Option<&str>,
+            max: u32,
+        ) -> Result<StoreListPage, StoreError> {
+            self.inner.list(bucket, prefix, next, max)
+        }
+        fn copy(
+            &self,
+            from_bucket: &str,
+            from_key: &str,
+            to_bucket: &str,
+            to_key: &str,
+            replace: Option<&store::PutOptions>,
+        ) -> Result<Info, StoreError> {
+            self.inner
+                .copy(from_bucket, from_key, to_bucket, to_key, replace)
+        }
+        fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(bucket, key)
+        }
+    }
+
+    fn state(store: Arc<dyn store::ObjectStore>) -> PluginState {
+        let config = Config::parse(
+            "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n",
+            "test",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let record = S3Record {
+            event_name: "ObjectCreated:Put".into(),
+            event_time: String::new(),
+            bucket: "inbox".into(),
+            key: "a.bin".into(),
+            raw_key: "a.bin".into(),
+            size: None,
+            etag: None,
+            version_id: None,
+            sequencer: None,
+            region: None,
+            principal: None,
+            source_ip: None,
+        };
+        PluginState::new(
+            Arc::new(config.plugins[0].clone()),
+            store,
+            &record,
+            Lineage::default(),
+            Arc::from("test"),
+        )
+    }
+
+    /// Reads the whole object with `chunk`-byte reads, checking that every read but the
+    /// last is full.
+    fn read_all(state: &mut PluginState, range: Option<(u64, u64)>, chunk: u32) -> Vec<u8> {
+        let reader = Host::get(state, "inbox".into(), "a.bin".into(), range)
+            .unwrap()
+            .unwrap();
+        let mut reads = Vec::new();
+        loop {
+            let rep = Resource::new_borrow(reader.rep());
+            let bytes = HostReader::read(state, rep, chunk).unwrap().unwrap();
+            if bytes.is_empty() {
+                break;
+            }
+            reads.push(bytes);
+        }
+        if let Some((_, full)) = reads.split_last() {
+            assert!(
+                full.iter().all(|read| read.len() == chunk as usize),
+                "short reads: {:?}",
+                reads.iter().map(Vec::len).collect::<Vec<_>>()
+            );
+        }
+        reads.concat()
+    }
+
+    #[test]
+    fn reads_return_every_byte_whatever_size_the_store_reports() {
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        for claimed in [0, 1, 100, 9_999, 10_000, 50_000] {
+            let inner = MemoryStore::new();
+            inner
+                .put("inbox", "a.bin", &body, &store::PutOptions::default())
+                .unwrap();
+            let mut state = state(Arc::new(Understated { inner, claimed }));
+            for chunk in [1, 7, 4096, 256 << 10] {
+                assert_eq!(read_all(&mut state, None, chunk), body, "{claimed} {chunk}");
+            }
+            assert_eq!(
+                read_all(&mut state, Some((10, 19)), 4096),
+                body[10..20],
+                "{claimed}"
+            );
+        }
     }
 }
