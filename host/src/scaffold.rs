@@ -248,7 +248,7 @@ fn handle(record: Record) -> Result<Outcome, Error> {{
                 format!("tests/{}.test.toml", self.name).into(),
                 self.test_file(),
             ),
-            (".gitignore".into(), "target/\n".into()),
+            (".gitignore".into(), "target/\ns3plug-data/\n".into()),
         ])
     }
 
@@ -338,7 +338,10 @@ export function handle(record) {
                 format!("tests/{}.test.toml", self.name).into(),
                 self.test_file(),
             ),
-            (".gitignore".into(), "node_modules/\n*.wasm\n".into()),
+            (
+                ".gitignore".into(),
+                "node_modules/\n*.wasm\ns3plug-data/\n".into(),
+            ),
         ];
         files.extend(Self::wit_files());
         files
@@ -388,7 +391,10 @@ class WitWorld(wit_world.WitWorld):
                 format!("tests/{}.test.toml", self.name).into(),
                 self.test_file(),
             ),
-            (".gitignore".into(), "*.wasm\n__pycache__/\n".into()),
+            (
+                ".gitignore".into(),
+                "*.wasm\n__pycache__/\ns3plug-data/\n".into(),
+            ),
         ];
         files.extend(Self::wit_files());
         files
