@@ -55,6 +55,8 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> a
                     continue;
                 }
             };
+            // Small responses must not wait for delayed ACKs.
+            let _ = stream.set_nodelay(true);
             let state = state.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
