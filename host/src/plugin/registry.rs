@@ -250,8 +250,12 @@ fn component(
             match super::cache::deserialize_precompiled(engine, bytes) {
                 Ok(component) => return Ok((component, LoadKind::Precompiled)),
                 Err(err) => {
+                    let err = format!("{err:#}");
+                    if let Some(refusal) = memory_refusal(&err, spec) {
+                        return Err(refusal);
+                    }
                     let refused =
-                        format!("the precompiled artifact does not fit this host ({err:#})");
+                        format!("the precompiled artifact does not fit this host ({err})");
                     let sibling = match &spec.wasm {
                         PluginSource::File(path) => {
                             Some(path.with_extension("wasm")).filter(|p| p.is_file())
@@ -267,7 +271,7 @@ fn component(
                     let wasm = std::fs::read(&sibling).map_err(|e| {
                         format!("{refused}; cannot read {}: {e}", sibling.display())
                     })?;
-                    return compile(engine, &wasm, cache);
+                    return compile(engine, spec, &wasm, cache);
                 }
             }
         }
@@ -278,11 +282,12 @@ fn component(
         }
         None => {}
     }
-    compile(engine, bytes, cache)
+    compile(engine, spec, bytes, cache)
 }
 
 fn compile(
     engine: &Engine,
+    spec: &PluginSpec,
     wasm: &[u8],
     cache: Option<&CompileCache>,
 ) -> Result<(Component, LoadKind), String> {
@@ -300,7 +305,27 @@ fn compile(
         Some(cache) => cache.component(engine, wasm),
         None => Component::new(engine, wasm).map(|c| (c, LoadKind::Compiled)),
     }
-    .map_err(|err| format!("cannot compile the component: {err:#}"))
+    .map_err(|err| {
+        let err = format!("{err:#}");
+        memory_refusal(&err, spec).unwrap_or_else(|| format!("cannot compile the component: {err}"))
+    })
+}
+
+/// Says so, when the engine refused the component because its linear memory starts larger
+/// than the config's memory limits allow (wasmtime: "memory has a minimum byte size of N
+/// which exceeds the limit of ...").
+fn memory_refusal(err: &str, spec: &PluginSpec) -> Option<String> {
+    let (_, rest) = err.split_once("minimum byte size of ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let initial: u64 = digits.parse().ok()?;
+    let mib = 1u64 << 20;
+    Some(format!(
+        "its linear memory starts at {:.1} MiB, more than limits.memory_mib = {} allows: \
+         give it a memory_mib of at least {}",
+        initial as f64 / mib as f64,
+        spec.limits.memory_bytes as u64 / mib,
+        initial.div_ceil(mib)
+    ))
 }
 
 /// The versions of the s3plug contract a component imports, as `s3plug:plugin@X.Y.Z`.
@@ -328,7 +353,7 @@ fn is_cwasm(path: &std::path::Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::contract_of;
+    use super::{contract_of, memory_refusal};
 
     #[test]
     fn contract_versions_are_read_from_import_names() {
@@ -341,5 +366,28 @@ mod tests {
             Some(super::CONTRACT)
         );
         assert_eq!(contract_of("wasi:io/streams@0.2.6"), None);
+    }
+
+    #[test]
+    fn a_memory_that_starts_too_large_is_explained() {
+        let config = crate::Config::parse(
+            "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n\
+             limits = { memory_mib = 8 }\n",
+            "test",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let spec = &config.plugins[0];
+        let wasmtime = "module memory does not fit in pooling allocator requirements: memory \
+                        index 0 is unsupported in this pooling allocator configuration: memory \
+                        has a minimum byte size of 9502720 which exceeds the limit of 0x800000 bytes";
+        assert_eq!(
+            memory_refusal(wasmtime, spec).as_deref(),
+            Some(
+                "its linear memory starts at 9.1 MiB, more than limits.memory_mib = 8 allows: \
+                 give it a memory_mib of at least 10"
+            )
+        );
+        assert_eq!(memory_refusal("some other compile error", spec), None);
     }
 }

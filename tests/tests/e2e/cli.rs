@@ -314,6 +314,38 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both() {
 }
 
 #[test]
+fn a_memory_limit_below_the_plugins_initial_memory_is_refused_at_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cwasm = dir.path().join("guest.cwasm");
+    let compiled = s3plug(
+        &["compile", TESTGUEST, "-o", &cwasm.display().to_string()],
+        None,
+    );
+    assert_eq!(compiled.status.code(), Some(0), "{}", stderr(&compiled));
+    // The test guest's memory starts at 1.1 MiB (Rust's 1 MiB shadow stack and its data).
+    for wasm in [TESTGUEST.to_owned(), cwasm.display().to_string()] {
+        let config = write_config(
+            dir.path(),
+            &format!(
+                "[[plugin]]\nname = \"small\"\nwasm = \"{wasm}\"\ntrigger = {{ bucket = \"inbox\" }}\n\
+                 limits = {{ memory_mib = 1 }}\n"
+            ),
+        );
+        let output = s3plug(&["check", "--config", &config], None);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("plugin \"small\"")
+                && stderr(&output).contains(
+                    "its linear memory starts at 1.1 MiB, more than limits.memory_mib = 1 allows: \
+                 give it a memory_mib of at least 2"
+                ),
+            "{wasm}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
 fn event_generates_s3_encoded_keys() {
     let event: Value = serde_json::from_slice(&event_json(&[
         "put",
