@@ -310,7 +310,8 @@ export function handle(record) {
   let lines = 0;
   const key = `${prefix}${record.key}.json`;
   try {
-    // Stream the object: memory stays flat whatever its size.
+    // Read in chunks. (The engine's heap still grows with the bytes a call reads: give
+    // limits.memory_mib room for your largest object.)
     const reader = get(record.bucket, record.key, undefined);
     for (;;) {
       const chunk = reader.read(CHUNK);

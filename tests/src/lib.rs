@@ -57,6 +57,15 @@ pub fn s3plug_bin() -> PathBuf {
     bin
 }
 
+/// Why the plugins of `config` do not load (panics when they do).
+pub fn load_error(config: &Config) -> String {
+    let objects: Arc<dyn ObjectStore> = Arc::new(MemoryStore::new());
+    match Pipeline::new(engine(), config, objects, Some(&compile_cache())) {
+        Ok(_) => panic!("the plugins loaded"),
+        Err(err) => err.to_string(),
+    }
+}
+
 /// A configuration and an in-memory store, with every plugin loaded.
 #[derive(Debug)]
 pub struct Harness {

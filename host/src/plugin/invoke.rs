@@ -84,8 +84,16 @@ impl LoadedPlugin {
     }
 }
 
-/// The plugin returned `err`: a limit or a denial that came first is the real cause.
+/// The plugin returned `err`: a refused memory grow, a limit or a denial that came first is
+/// the real cause (a JavaScript engine, for one, turns a refused grow into an exception the
+/// plugin may catch and throw on).
 fn returned_error(state: &PluginState, message: String) -> Failure {
+    if let Some(memory) = memory_failure(state) {
+        return Failure::new(
+            FailureKind::Memory,
+            format!("{}; plugin error: {message}", memory.message),
+        );
+    }
     if let Some(limit) = &state.usage.limit_hit {
         return Failure::new(
             FailureKind::LimitExceeded,
@@ -99,6 +107,19 @@ fn returned_error(state: &PluginState, message: String) -> Failure {
         );
     }
     Failure::new(FailureKind::PluginError, message)
+}
+
+/// A memory failure, when the memory cap refused a grow during the call.
+fn memory_failure(state: &PluginState) -> Option<Failure> {
+    let asked = state.memory.refused?;
+    Some(Failure::new(
+        FailureKind::Memory,
+        format!(
+            "the plugin needed {} MiB of linear memory, past limits.memory_mib = {}",
+            asked.div_ceil(1 << 20),
+            state.spec.limits.memory_bytes >> 20
+        ),
+    ))
 }
 
 /// The call trapped: name the cause from what the host saw, not from the trap text alone.
@@ -115,15 +136,8 @@ fn trapped(state: &PluginState, err: &wasmtime::Error, duration: Duration) -> Fa
             ),
         );
     }
-    if let Some(asked) = state.memory.refused {
-        return Failure::new(
-            FailureKind::Memory,
-            format!(
-                "the plugin needed {} MiB of linear memory, past limits.memory_mib = {}",
-                asked.div_ceil(1 << 20),
-                limits.memory_bytes >> 20
-            ),
-        );
+    if let Some(memory) = memory_failure(state) {
+        return memory;
     }
     if trap == Some(Trap::StackOverflow) {
         return Failure::new(
@@ -172,5 +186,51 @@ fn wit_record(record: &S3Record) -> WitRecord {
         region: record.region.clone(),
         principal: record.principal.clone(),
         source_ip: record.source_ip.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn state() -> PluginState {
+        PluginState::for_tests(
+            "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n\
+             limits = { memory_mib = 16 }\n",
+            Arc::new(MemoryStore::new()),
+        )
+    }
+
+    #[test]
+    fn a_returned_error_names_the_cause_the_host_saw_first() {
+        let plain = returned_error(&state(), "bad input".into());
+        assert_eq!(
+            (plain.kind, plain.message.as_str()),
+            (FailureKind::PluginError, "bad input")
+        );
+
+        let mut denied = state();
+        denied.usage.record_denial("put other/x".into());
+        let failure = returned_error(&denied, "cannot write".into());
+        assert_eq!(failure.kind, FailureKind::Denied);
+        assert_eq!(
+            failure.message,
+            "put other/x is not granted; plugin error: cannot write"
+        );
+
+        // A refused grow that the guest turned into an error of its own (JavaScript's
+        // "out of memory") is a memory failure, whatever else happened.
+        let mut starved = denied;
+        starved.memory.refused = Some(17 << 20);
+        let failure = returned_error(&starved, "out of memory".into());
+        assert_eq!(failure.kind, FailureKind::Memory);
+        assert_eq!(
+            failure.message,
+            "the plugin needed 17 MiB of linear memory, past limits.memory_mib = 16; \
+             plugin error: out of memory"
+        );
     }
 }

@@ -139,6 +139,14 @@ fn load_one(
     };
     let wasm = component_bytes(spec, cache, objects).map_err(fail)?;
     let (component, load_kind) = component(engine, spec, &wasm, cache).map_err(fail)?;
+    // A memory that starts above the limit would fail every record: refuse it now.
+    let initial_memory = component
+        .resources_required()
+        .and_then(|r| r.max_initial_memory_size)
+        .map_or(0, |pages| pages.saturating_mul(WASM_PAGE_BYTES));
+    if initial_memory > spec.limits.memory_bytes as u64 {
+        return Err(fail(memory_too_small(initial_memory, spec)));
+    }
     let instance_pre = linker.instantiate_pre(&component).map_err(|err| {
         let other_contracts = contract_imports(&component, engine).into_iter().filter(|c| c != CONTRACT).collect::<Vec<_>>();
         if other_contracts.is_empty() {
@@ -311,21 +319,29 @@ fn compile(
     })
 }
 
-/// Says so, when the engine refused the component because its linear memory starts larger
-/// than the config's memory limits allow (wasmtime: "memory has a minimum byte size of N
-/// which exceeds the limit of ...").
+/// The size of a WebAssembly page.
+const WASM_PAGE_BYTES: u64 = 64 << 10;
+
+/// Explains a refusal of the engine's, when it refused the component because its linear
+/// memory starts larger than the config's memory limits allow (wasmtime: "memory has a
+/// minimum byte size of N which exceeds the limit of ...").
 fn memory_refusal(err: &str, spec: &PluginSpec) -> Option<String> {
     let (_, rest) = err.split_once("minimum byte size of ")?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let initial: u64 = digits.parse().ok()?;
+    Some(memory_too_small(digits.parse().ok()?, spec))
+}
+
+/// The refusal of a component whose linear memory starts at `initial` bytes, above the
+/// plugin's `memory_mib`.
+fn memory_too_small(initial: u64, spec: &PluginSpec) -> String {
     let mib = 1u64 << 20;
-    Some(format!(
+    format!(
         "its linear memory starts at {:.1} MiB, more than limits.memory_mib = {} allows: \
          give it a memory_mib of at least {}",
         initial as f64 / mib as f64,
         spec.limits.memory_bytes as u64 / mib,
         initial.div_ceil(mib)
-    ))
+    )
 }
 
 /// The versions of the s3plug contract a component imports, as `s3plug:plugin@X.Y.Z`.

@@ -125,6 +125,35 @@ impl PluginState {
         }
     }
 
+    /// A state for unit tests: the one plugin of `config` (TOML), triggered by
+    /// `inbox/a.bin`.
+    #[cfg(test)]
+    pub(crate) fn for_tests(config: &str, store: Arc<dyn ObjectStore>) -> Self {
+        let config = crate::Config::parse(config, "test", std::path::Path::new("/"))
+            .unwrap_or_else(|err| panic!("{err}"));
+        let record = S3Record {
+            event_name: "ObjectCreated:Put".into(),
+            event_time: String::new(),
+            bucket: "inbox".into(),
+            key: "a.bin".into(),
+            raw_key: "a.bin".into(),
+            size: None,
+            etag: None,
+            version_id: None,
+            sequencer: None,
+            region: None,
+            principal: None,
+            source_ip: None,
+        };
+        Self::new(
+            Arc::new(config.plugins[0].clone()),
+            store,
+            &record,
+            Lineage::default(),
+            Arc::from("test"),
+        )
+    }
+
     /// What the guest wrote to stderr, trimmed.
     pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents())

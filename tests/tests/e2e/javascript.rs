@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use s3plug::Config;
 use s3plug::outcome::{FailureKind, RecordOutcome, Status};
 use s3plug::store::{ObjectStore, PutOptions};
 use s3plug_tests::tool_build::built_once;
 use s3plug_tests::{
-    Harness, RawRecord, TESTGUEST, compile_cache, engine, outcome_of, repo_root, s3_event,
+    Harness, RawRecord, TESTGUEST, compile_cache, engine, load_error, outcome_of, repo_root,
+    s3_event,
 };
 
 /// The plugin's chunk size (`CHUNK` in app.js).
@@ -309,14 +311,35 @@ fn js_past_its_timeout_fails_alone() {
 
 #[test]
 fn js_past_its_memory_fails_alone() {
-    // The JavaScript engine's linear memory is larger than this before the plugin runs.
-    let outcome = run_limited("{ memory_mib = 2 }", b"small");
+    // The engine's memory starts at 9.1 MiB and grows with what a call copies: a 16 MiB copy
+    // needs more than 32 MiB.
+    let outcome = run_limited("{ memory_mib = 16 }", &mixed_body(64 * CHUNK));
     assert_eq!(outcome.reason, Some(FailureKind::Memory), "{outcome:#?}");
     assert!(
         outcome
             .error
             .as_deref()
-            .is_some_and(|e| e.contains("past limits.memory_mib = 2")),
+            .is_some_and(|e| e.contains("past limits.memory_mib = 16")),
         "{outcome:#?}"
+    );
+}
+
+#[test]
+fn js_below_its_initial_memory_is_refused_at_load() {
+    let config = Config::parse(
+        &format!(
+            "[[plugin]]\nname = \"js-small\"\nwasm = \"{}\"\ntrigger = {{ bucket = \"inbox\" }}\n\
+             write = [\"outbox/\"]\nlimits = {{ memory_mib = 2 }}\n",
+            js_upper().display()
+        ),
+        "s3plug.toml",
+        Path::new("/"),
+    )
+    .expect("the config itself is fine");
+    let err = load_error(&config);
+    assert!(
+        err.contains("plugin \"js-small\"")
+            && err.contains("its linear memory starts at 9.1 MiB, more than limits.memory_mib = 2 allows: give it a memory_mib of at least 10"),
+        "{err}"
     );
 }

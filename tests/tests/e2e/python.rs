@@ -11,12 +11,14 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use s3plug::Config;
 use s3plug::outcome::{FailureKind, RecordOutcome, Status};
 use s3plug::plugin::LoadKind;
 use s3plug::store::{ObjectStore, PutOptions};
 use s3plug_tests::tool_build::built_once;
 use s3plug_tests::{
-    Harness, RawRecord, TESTGUEST, compile_cache, engine, outcome_of, repo_root, s3_event,
+    Harness, RawRecord, TESTGUEST, compile_cache, engine, load_error, outcome_of, repo_root,
+    s3_event,
 };
 
 /// The plugin's chunk size (`CHUNK` in app.py).
@@ -413,13 +415,34 @@ fn python_past_its_timeout_fails_alone() {
 
 #[test]
 fn python_past_its_memory_fails_alone() {
-    // The Python runtime's linear memory starts at 13 MiB, before the plugin runs a line.
-    let h = limited("{ memory_mib = 8 }");
-    let outcome = run_limited(&h, "small.txt", b"small");
+    // The Python runtime's memory starts at 12.3 MiB and grows with what a call copies: a
+    // 16 MiB copy needs more than 20 MiB.
+    let h = limited("{ memory_mib = 16 }");
+    let outcome = run_limited(&h, "big.txt", &mixed_body(64 * CHUNK));
     assert_eq!(outcome.status, Status::Failed, "{outcome:#?}");
     assert_eq!(outcome.reason, Some(FailureKind::Memory), "{outcome:#?}");
     let error = outcome.error.as_deref().unwrap_or_default();
-    assert!(error.contains("past limits.memory_mib = 8"), "{error}");
+    assert!(error.contains("past limits.memory_mib = 16"), "{error}");
+}
+
+#[test]
+fn python_below_its_initial_memory_is_refused_at_load() {
+    let config = Config::parse(
+        &format!(
+            "[[plugin]]\nname = \"py-small\"\nwasm = \"{}\"\ntrigger = {{ bucket = \"inbox\" }}\n\
+             write = [\"outbox/\"]\nlimits = {{ memory_mib = 8 }}\n",
+            python_upper().wasm.display()
+        ),
+        "s3plug.toml",
+        Path::new("/"),
+    )
+    .expect("the config itself is fine");
+    let err = load_error(&config);
+    assert!(
+        err.contains("plugin \"py-small\"")
+            && err.contains("its linear memory starts at 12.3 MiB, more than limits.memory_mib = 8 allows: give it a memory_mib of at least 13"),
+        "{err}"
+    );
 }
 
 /// The median of `values`.

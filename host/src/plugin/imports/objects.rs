@@ -459,9 +459,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::config::Config;
-    use crate::event::S3Record;
-    use crate::guard::Lineage;
     use crate::store::{
         ListPage as StoreListPage, MemoryStore, ObjectBody, ObjectInfo as Info, ObjectStore as _,
     };
@@ -534,32 +531,9 @@ mod tests {
     }
 
     fn state(store: Arc<dyn store::ObjectStore>) -> PluginState {
-        let config = Config::parse(
+        PluginState::for_tests(
             "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n",
-            "test",
-            std::path::Path::new("/"),
-        )
-        .unwrap();
-        let record = S3Record {
-            event_name: "ObjectCreated:Put".into(),
-            event_time: String::new(),
-            bucket: "inbox".into(),
-            key: "a.bin".into(),
-            raw_key: "a.bin".into(),
-            size: None,
-            etag: None,
-            version_id: None,
-            sequencer: None,
-            region: None,
-            principal: None,
-            source_ip: None,
-        };
-        PluginState::new(
-            Arc::new(config.plugins[0].clone()),
             store,
-            &record,
-            Lineage::default(),
-            Arc::from("test"),
         )
     }
 
