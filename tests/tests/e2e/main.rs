@@ -18,3 +18,4 @@ mod scaffold;
 mod serve;
 mod testcases;
 mod trace;
+mod upper;

@@ -1,5 +1,6 @@
 //! A plugin written in Python (plugins/python-upper, made a component by componentize-py)
-//! runs against the same contract as the Rust ones, under the same grants and limits.
+//! runs against the same contract as the Rust ones, under the same grants and limits: the
+//! checks of `upper`, which the JavaScript plugin passes too.
 //!
 //! The component is built here, on first use (see `s3plug_tests::tool_build`), by the
 //! componentize-py that scripts/install-test-deps puts in target/test-venv. The first load
@@ -11,18 +12,14 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use s3plug::Config;
-use s3plug::outcome::{FailureKind, RecordOutcome, Status};
+use s3plug::outcome::Status;
 use s3plug::plugin::LoadKind;
-use s3plug::store::{ObjectStore, PutOptions};
 use s3plug_tests::tool_build::built_once;
 use s3plug_tests::{
-    Harness, RawRecord, TESTGUEST, compile_cache, engine, load_error, outcome_of, repo_root,
-    s3_event,
+    Harness, RawRecord, TESTGUEST, compile_cache, engine, outcome_of, repo_root, s3_event,
 };
 
-/// The plugin's chunk size (`CHUNK` in app.py).
-const CHUNK: usize = 256 * 1024;
+use crate::upper::{self, Upper, mixed_body};
 
 /// The built component and what getting it ready cost in this process.
 #[derive(Debug)]
@@ -126,322 +123,50 @@ fn componentize(tool: &Path, source: &Path, wit: &Path, work: &Path) -> PathBuf 
     output
 }
 
-/// `count` bytes of text and binary: ASCII letters of both cases, digits, punctuation,
-/// UTF-8 (`é`, `ß`, `ü`), and every byte value, in a pattern that does not line up with the
-/// chunk size.
-fn mixed_body(count: usize) -> Vec<u8> {
-    let pattern: Vec<u8> = "The quick brown fox jumps over the lazy dog; été, Straße, über 42!\n"
-        .bytes()
-        .chain(0..=255u8)
-        .collect();
-    pattern.iter().copied().cycle().take(count).collect()
-}
-
-fn usage(outcome: &RecordOutcome) -> &s3plug::outcome::UsageReport {
-    outcome
-        .usage
-        .as_ref()
-        .unwrap_or_else(|| panic!("no usage in {outcome:#?}"))
+fn python() -> Upper<'static> {
+    Upper {
+        name: "py-upper",
+        wasm: &python_upper().wasm,
+    }
 }
 
 #[test]
 fn python_copy_is_upper_cased_and_complete_across_chunks() {
-    let wasm = &python_upper().wasm;
-    let h = Harness::new(&format!(
-        r#"
-[[plugin]]
-name = "py-upper"
-wasm = "{}"
-trigger = {{ bucket = "docs" }}
-write = ["docs/upper/"]
-max_depth = 1
-"#,
-        wasm.display()
-    ));
-    let size = 4 * CHUNK + 12_345;
-    let body = mixed_body(size);
-    h.store
-        .put(
-            "docs",
-            "notes/big.txt",
-            &body,
-            &PutOptions {
-                content_type: Some("text/plain; charset=utf-8".into()),
-                metadata: Vec::new(),
-            },
-        )
-        .expect("stored");
-    // An object under the target prefix: the plugin's own output, to be skipped.
-    h.put("docs", "upper/notes/old.txt", b"ALREADY DONE");
-
-    let outcomes = h.run(&s3_event(&[
-        RawRecord::put("docs", "notes/big.txt"),
-        RawRecord::put("docs", "upper/notes/old.txt"),
-    ]));
-
-    let copy = outcome_of(&outcomes, 0, "py-upper");
-    assert_eq!(copy.status, Status::Ok, "{copy:#?}");
-    assert_eq!(copy.outcome, Some("processed"));
-    assert_eq!(
-        copy.message.as_deref(),
-        Some(format!("wrote docs/upper/notes/big.txt ({size} bytes, 5 chunks)").as_str())
-    );
-    let written = h
-        .store
-        .bytes("docs", "upper/notes/big.txt")
-        .expect("the copy is written");
-    assert_eq!(written.len(), size, "the copy is complete");
-    assert!(
-        written == body.to_ascii_uppercase(),
-        "the copy is the source with its ASCII letters upper-cased"
-    );
-    // Letters outside ASCII are left as they are.
-    let sample = "éTé, STRAßE, üBER".as_bytes();
-    assert!(written.windows(sample.len()).any(|w| w == sample));
-    let info = h
-        .store
-        .head("docs", "upper/notes/big.txt")
-        .expect("the copy exists");
-    assert_eq!(
-        info.content_type.as_deref(),
-        Some("text/plain; charset=utf-8")
-    );
-    assert!(
-        info.metadata
-            .iter()
-            .any(|(k, v)| k == "upper-cased-from" && v == "docs/notes/big.txt"),
-        "{:?}",
-        info.metadata
-    );
-    let used = usage(copy);
-    assert_eq!(
-        (
-            used.writes,
-            used.bytes_read,
-            used.bytes_written,
-            used.denials
-        ),
-        (1, size as u64, size as u64, 0)
-    );
-
-    let own = outcome_of(&outcomes, 1, "py-upper");
-    assert_eq!(own.status, Status::Ok, "{own:#?}");
-    assert_eq!(own.outcome, Some("skipped"));
-    assert_eq!(
-        own.message.as_deref(),
-        Some("upper/notes/old.txt is an upper-cased copy already")
-    );
-    assert!(h.store.bytes("docs", "upper/upper/notes/old.txt").is_none());
+    upper::copy_is_upper_cased_and_complete_across_chunks(python());
 }
 
 #[test]
 fn python_plugin_writes_to_the_configured_bucket_and_prefix() {
-    let wasm = &python_upper().wasm;
-    let h = Harness::new(&format!(
-        r#"
-[[plugin]]
-name = "py-upper"
-wasm = "{}"
-trigger = {{ bucket = "inbox" }}
-write = ["archive/caps/"]
-config = {{ target_bucket = "archive", target_prefix = "caps/" }}
-"#,
-        wasm.display()
-    ));
-    h.put("inbox", "a b.txt", b"hello, world\n");
-    h.put("inbox", "empty.txt", b"");
-    let outcomes = h.run(&s3_event(&[
-        RawRecord::put("inbox", "a+b.txt"),
-        RawRecord::put("inbox", "empty.txt"),
-    ]));
-    assert!(
-        outcomes.iter().all(|o| o.status == Status::Ok),
-        "{outcomes:#?}"
-    );
-    assert_eq!(
-        h.store.bytes("archive", "caps/a b.txt").as_deref(),
-        Some(&b"HELLO, WORLD\n"[..])
-    );
-    assert_eq!(
-        h.store.bytes("archive", "caps/empty.txt").as_deref(),
-        Some(&b""[..])
-    );
+    upper::writes_to_the_configured_bucket_and_prefix(python());
 }
 
 #[test]
 fn python_write_outside_the_grants_is_denied() {
-    let wasm = &python_upper().wasm;
-    let h = Harness::new(&format!(
-        r#"
-[[plugin]]
-name = "py-upper"
-wasm = "{}"
-trigger = {{ bucket = "inbox" }}
-write = ["archive/elsewhere/"]
-config = {{ target_bucket = "archive", target_prefix = "caps/" }}
-"#,
-        wasm.display()
-    ));
-    h.put("inbox", "secret.txt", b"text");
-    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "secret.txt")]));
-    let outcome = outcome_of(&outcomes, 0, "py-upper");
-    assert_eq!(outcome.status, Status::Failed, "{outcome:#?}");
-    assert_eq!(outcome.reason, Some(FailureKind::Denied), "{outcome:#?}");
-    let error = outcome.error.as_deref().unwrap_or_default();
-    assert!(
-        error.starts_with("denied: create archive/caps/secret.txt is not granted"),
-        "{error}"
-    );
-    // The plugin's own `raise Err(...)` text follows the host's cause.
-    assert!(
-        error.contains("plugin error: cannot upper-case inbox/secret.txt into archive/caps/secret.txt: denied: "),
-        "{error}"
-    );
-    assert_eq!(usage(outcome).denials, 1);
-    assert_eq!(usage(outcome).writes, 0);
-    assert!(
-        h.store.keys().iter().all(|(bucket, _)| bucket == "inbox"),
-        "nothing is written: {:?}",
-        h.store.keys()
-    );
+    upper::write_outside_the_grants_is_denied(python());
 }
 
 #[test]
 fn python_raised_err_is_a_plugin_error() {
-    let wasm = &python_upper().wasm;
-    let h = Harness::new(&format!(
-        r#"
-[[plugin]]
-name = "py-upper"
-wasm = "{}"
-trigger = {{ bucket = "inbox", prefix = "in/" }}
-write = ["inbox/out/"]
-config = {{ target_prefix = "" }}
-"#,
-        wasm.display()
-    ));
-    h.put("inbox", "in/x.txt", b"x");
-    let outcomes = h.run(&s3_event(&[RawRecord::put("inbox", "in/x.txt")]));
-    let outcome = outcome_of(&outcomes, 0, "py-upper");
-    assert_eq!(
-        outcome.reason,
-        Some(FailureKind::PluginError),
-        "{outcome:#?}"
-    );
-    assert_eq!(
-        outcome.error.as_deref(),
-        Some(
-            "plugin-error: target_prefix must not be empty when target_bucket is the source bucket"
-        )
-    );
-}
-
-/// A Python plugin with `limits` (TOML inline table text), a normal Python plugin and the
-/// Rust test guest, over one bucket: `tight/` keys go to the first, `py/` to the second,
-/// `ok/` to the Rust guest.
-fn limited(limits: &str) -> Harness {
-    let wasm = python_upper().wasm.display().to_string();
-    Harness::new(&format!(
-        r#"
-[[plugin]]
-name = "py-tight"
-wasm = "{wasm}"
-trigger = {{ bucket = "inbox", prefix = "tight/" }}
-write = ["outbox/"]
-limits = {limits}
-config = {{ target_bucket = "outbox" }}
-
-[[plugin]]
-name = "py"
-wasm = "{wasm}"
-trigger = {{ bucket = "inbox", prefix = "py/" }}
-write = ["outbox/"]
-config = {{ target_bucket = "outbox" }}
-
-[[plugin]]
-name = "rust"
-wasm = "{TESTGUEST}"
-trigger = {{ bucket = "inbox", prefix = "ok/" }}
-write = ["outbox/out/"]
-config = {{ out_bucket = "outbox" }}
-"#
-    ))
-}
-
-/// Runs `tight/<name>`, then a Python and a Rust record in the same event, and checks that
-/// the later two succeed; returns the first one's outcome.
-fn run_limited(h: &Harness, name: &str, body: &[u8]) -> RecordOutcome {
-    let tight = format!("tight/{name}");
-    h.put("inbox", &tight, body);
-    h.put("inbox", "py/after.txt", b"python after");
-    h.put("inbox", "ok/after.txt", b"rust after");
-    let outcomes = h.run(&s3_event(&[
-        RawRecord::put("inbox", &tight),
-        RawRecord::put("inbox", "py/after.txt"),
-        RawRecord::put("inbox", "ok/after.txt"),
-    ]));
-    assert_eq!(outcomes.len(), 3, "{outcomes:#?}");
-    let python = outcome_of(&outcomes, 1, "py");
-    assert_eq!(python.status, Status::Ok, "{python:#?}");
-    assert_eq!(
-        h.store.bytes("outbox", "upper/py/after.txt").as_deref(),
-        Some(&b"PYTHON AFTER"[..])
-    );
-    let rust = outcome_of(&outcomes, 2, "rust");
-    assert_eq!(rust.status, Status::Ok, "{rust:#?}");
-    assert_eq!(
-        h.store.bytes("outbox", "out/ok/after.txt").as_deref(),
-        Some(&b"rust after"[..])
-    );
-    assert!(
-        h.store.bytes("outbox", &format!("upper/{tight}")).is_none(),
-        "the stopped call left no object"
-    );
-    outcome_of(&outcomes, 0, "py-tight").clone()
+    upper::its_error_is_a_plugin_error(python());
 }
 
 #[test]
 fn python_past_its_timeout_fails_alone() {
-    let h = limited("{ timeout_ms = 1 }");
-    // 16 MiB through 64 chunks: about 0.3 s of work, far more than the one 10 ms tick the
-    // budget allows.
-    let outcome = run_limited(&h, "big.txt", &mixed_body(64 * CHUNK));
-    assert_eq!(outcome.status, Status::Failed, "{outcome:#?}");
-    assert_eq!(outcome.reason, Some(FailureKind::Timeout), "{outcome:#?}");
-    let error = outcome.error.as_deref().unwrap_or_default();
-    assert!(error.contains("past limits.timeout_ms = 1"), "{error}");
-    assert!(outcome.duration_ms < 1000.0, "stopped late: {outcome:#?}");
+    upper::past_its_timeout_fails_alone(python());
 }
 
 #[test]
 fn python_past_its_memory_fails_alone() {
-    // The Python runtime's memory starts at 12.3 MiB and grows with what a call copies: a
-    // 16 MiB copy needs more than 20 MiB.
-    let h = limited("{ memory_mib = 16 }");
-    let outcome = run_limited(&h, "big.txt", &mixed_body(64 * CHUNK));
-    assert_eq!(outcome.status, Status::Failed, "{outcome:#?}");
-    assert_eq!(outcome.reason, Some(FailureKind::Memory), "{outcome:#?}");
-    let error = outcome.error.as_deref().unwrap_or_default();
-    assert!(error.contains("past limits.memory_mib = 16"), "{error}");
+    upper::past_its_memory_fails_alone(python());
 }
 
 #[test]
 fn python_below_its_initial_memory_is_refused_at_load() {
-    let config = Config::parse(
-        &format!(
-            "[[plugin]]\nname = \"py-small\"\nwasm = \"{}\"\ntrigger = {{ bucket = \"inbox\" }}\n\
-             write = [\"outbox/\"]\nlimits = {{ memory_mib = 8 }}\n",
-            python_upper().wasm.display()
-        ),
-        "s3plug.toml",
-        Path::new("/"),
-    )
-    .expect("the config itself is fine");
-    let err = load_error(&config);
-    assert!(
-        err.contains("plugin \"py-small\"")
-            && err.contains("its linear memory starts at 12.3 MiB, more than limits.memory_mib = 8 allows: give it a memory_mib of at least 13"),
-        "{err}"
+    upper::below_its_initial_memory_is_refused_at_load(
+        python(),
+        8,
+        "its linear memory starts at 12.3 MiB, more than limits.memory_mib = 8 allows: \
+         give it a memory_mib of at least 13",
     );
 }
 
