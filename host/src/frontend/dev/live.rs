@@ -9,6 +9,9 @@ use serde_json::Value;
 
 use crate::outcome::{RecordOutcome, Status};
 
+/// The time of day at the start of text lines.
+const CLOCK: &str = "%H:%M:%S%.3f";
+
 /// How many records ended in each status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Tally {
@@ -72,33 +75,27 @@ impl LiveLog {
 
     /// Says that the plugins were reloaded.
     pub(super) fn reloaded(&self, plugins: &[&str]) {
-        let line = if self.json {
-            serde_json::json!({ "reloaded": true, "plugins": plugins }).to_string()
-        } else {
-            format!(
-                "{} reloaded: {}",
-                Local::now().format("%H:%M:%S%.3f"),
-                plugins.join(", ")
-            )
-        };
-        self.print(&line);
+        self.event(
+            serde_json::json!({ "reloaded": true, "plugins": plugins }),
+            format!("reloaded: {}", plugins.join(", ")),
+        );
     }
 
     /// Says that a reload failed, and that the previous plugins still run.
     pub(super) fn reload_failed(&self, error: &str) {
-        let line = if self.json {
-            serde_json::json!({ "reloaded": false, "error": error }).to_string()
-        } else {
-            format!(
-                "{} reload failed, still running the previous plugins: {error}",
-                Local::now().format("%H:%M:%S%.3f")
-            )
-        };
-        self.print(&line);
+        self.event(
+            serde_json::json!({ "reloaded": false, "error": error }),
+            format!("reload failed, still running the previous plugins: {error}"),
+        );
     }
 
-    fn print(&self, line: &str) {
-        let _tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+    /// Prints a line about the endpoint itself: `json`, or the time and `text`.
+    fn event(&self, json: Value, text: String) {
+        let line = if self.json {
+            json.to_string()
+        } else {
+            format!("{} {text}", Local::now().format(CLOCK))
+        };
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{line}");
         let _ = stdout.flush();
@@ -118,7 +115,7 @@ pub(super) fn text_line(outcome: &RecordOutcome, at: DateTime<Local>) -> String 
     };
     let mut line = format!(
         "{} {:<12} {:<14} {object} ({}) {:.1} ms",
-        at.format("%H:%M:%S%.3f"),
+        at.format(CLOCK),
         outcome.status.as_str(),
         outcome.plugin.as_deref().unwrap_or("-"),
         outcome.event.as_deref().unwrap_or("?"),
