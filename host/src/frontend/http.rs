@@ -14,10 +14,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::service::{HttpService, service_fn};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
@@ -47,31 +48,52 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> a
             pipeline: Arc::new(pipeline),
             token_digest: token.map(|t| digest(&t)),
         });
-        loop {
-            let (stream, peer) = match listener.accept().await {
+        let service = service_fn(move |request| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(state.handle(request).await) }
+        });
+        accept_until(listener, service, std::future::pending()).await;
+        Ok(0)
+    })
+}
+
+/// Accepts HTTP/1 connections on `listener`, serving each with a clone of `service`, until
+/// `stop` completes.
+pub(crate) async fn accept_until<S>(
+    listener: TcpListener,
+    service: S,
+    stop: impl Future<Output = ()>,
+) where
+    S: HttpService<Incoming> + Clone + Send + 'static,
+    S::Future: Send,
+    S::ResBody: Send + 'static,
+    <S::ResBody as Body>::Data: Send,
+    <S::ResBody as Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
                     tracing::warn!("accept failed: {err}");
                     continue;
                 }
-            };
-            // Small responses must not wait for delayed ACKs.
-            let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(state.handle(request).await) }
-                });
-                if let Err(err) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%peer, "connection ended: {err}");
-                }
-            });
-        }
-    })
+            },
+            () = &mut stop => return,
+        };
+        // Small responses must not wait for delayed ACKs (40 ms a round trip on Linux).
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, "connection ended: {err}");
+            }
+        });
+    }
 }
 
 struct Server {

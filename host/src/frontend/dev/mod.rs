@@ -19,10 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
-use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::service::S3ServiceBuilder;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -89,7 +87,11 @@ pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> any
         options.secret_key.clone(),
     ));
     let (stop_serving, serving) = watch::channel(false);
-    let server = runtime.spawn(accept(listener, builder.build(), serving));
+    let server = runtime.spawn(super::http::accept_until(
+        listener,
+        builder.build(),
+        stop_requested(serving),
+    ));
 
     // The endpoint serves from here on, so plugins kept in it (`s3://`) can load.
     let objects: Arc<dyn ObjectStore> = Arc::new(S3Store::connect_on(
@@ -240,33 +242,6 @@ fn print_banner(
     out.flush()
 }
 
-/// Serves connections until told to stop.
-async fn accept(listener: TcpListener, service: S3Service, mut stop: watch::Receiver<bool>) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!("accept failed: {err}");
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        // Small responses must not wait for delayed ACKs (40 ms a round trip on Linux).
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        tokio::spawn(async move {
-            if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, "connection ended: {err}");
-            }
-        });
-    }
-}
-
 /// Runs the pipeline on each notice, up to `concurrency` at once, until Ctrl-C or SIGTERM;
 /// then lets the running records finish.
 async fn dispatch(
@@ -356,6 +331,11 @@ fn run_notice(pipeline: &Pipeline, log: &LiveLog, notice: &Happened) {
             &err.to_string(),
         ),
     }
+}
+
+/// Completes when `stop` says so (or its sender is gone).
+async fn stop_requested(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
