@@ -83,28 +83,8 @@ config = {{ target_bucket = "photos", max_width = 200, max_height = 200 }}
 #[test]
 fn plugin_writes_trigger_further_routes_until_the_loop_guard_stops_them() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let dev = dev_with(
-        dir.path(),
-        &format!(
-            r#"
-[[plugin]]
-name = "a"
-wasm = "{TESTGUEST}"
-trigger = {{ bucket = "loop", prefix = "a/" }}
-write = ["loop/b/"]
-config = {{ mode = "ok", out_prefix = "b/" }}
-max_depth = 3
-
-[[plugin]]
-name = "b"
-wasm = "{TESTGUEST}"
-trigger = {{ bucket = "loop", prefix = "b/" }}
-write = ["loop/a/"]
-config = {{ mode = "ok", out_prefix = "a/" }}
-max_depth = 3
-"#
-        ),
-    );
+    // The two-plugin cycle of the loop tests, each allowed 3 writes deep.
+    let dev = dev_with(dir.path(), &crate::loops::chain(Some(3), Some(3)));
     dev.store()
         .put("loop", "a/x", b"payload", &PutOptions::default())
         .expect("uploaded");

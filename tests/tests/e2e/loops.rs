@@ -40,7 +40,8 @@ fn run_until_quiet(h: &Harness, first_key: &str) -> Vec<Vec<RecordOutcome>> {
     hops
 }
 
-fn chain(max_depth_a: Option<u32>, max_depth_b: Option<u32>) -> String {
+/// Plugin `a` on `loop/a/` writes to `loop/b/`, and `b` on `loop/b/` back to `loop/a/`.
+pub(crate) fn chain(max_depth_a: Option<u32>, max_depth_b: Option<u32>) -> String {
     let depth = |d: Option<u32>| d.map(|d| format!("max_depth = {d}")).unwrap_or_default();
     format!(
         r#"
