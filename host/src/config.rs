@@ -99,8 +99,9 @@ pub struct PluginSpec {
 /// What one (record, plugin) call may use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock time of the call, enforced by epoch interruption: the guest is stopped at
-    /// the first epoch tick past it, so it may overrun by up to one tick (10 ms).
+    /// Wall-clock time of the call, wherever it waits (guest code, a WASI sleep, an object
+    /// call): guest code yields at every epoch tick, so it may overrun by up to one tick
+    /// (10 ms) plus the time to cancel.
     pub timeout: Duration,
     /// Linear memory of the instance, in bytes. A grow beyond it fails and the call fails.
     pub memory_bytes: usize,
@@ -116,6 +117,9 @@ pub struct Limits {
     pub max_read_bytes: u64,
     /// Object calls (head, get, put, create, list, copy, delete) per record.
     pub max_calls: u32,
+    /// Readers and writers open at once: each may hold a file or a connection, which the
+    /// records of an event share (Lambda allows 1024 descriptors).
+    pub max_open: u32,
 }
 
 /// The defaults of `limits`, chosen for image-sized work: a decoded 12-megapixel photo
@@ -129,6 +133,9 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     max_write_bytes: 5 << 30,
     max_read_bytes: 50 << 30,
     max_calls: 10_000,
+    // A real plugin holds one or two at once; eight calls of an event at the default still
+    // stay under half of Lambda's 1024 descriptors.
+    max_open: 64,
 };
 
 const TIMEOUT_MS: RangeInclusive<u64> = 1..=900_000;
@@ -138,6 +145,7 @@ const MAX_LOG_LINES: RangeInclusive<u64> = 0..=1_000_000;
 const MAX_LOG_BYTES: RangeInclusive<u64> = 0..=(64 << 20);
 const MAX_BYTES: RangeInclusive<u64> = 0..=(5 << 40);
 const MAX_CALLS: RangeInclusive<u64> = 1..=10_000_000;
+const MAX_OPEN: RangeInclusive<u64> = 1..=4096;
 const MAX_DEPTH: RangeInclusive<u64> = 1..=16;
 const CONCURRENCY: RangeInclusive<u64> = 1..=1024;
 
@@ -226,6 +234,7 @@ struct LimitsEntry {
     max_write_bytes: Option<ByteSize>,
     max_read_bytes: Option<ByteSize>,
     max_calls: Option<u64>,
+    max_open: Option<u64>,
 }
 
 /// A size in bytes: a number, or a string with a unit (`"64MiB"`, `"1 GiB"`, `"512KiB"`).
@@ -473,6 +482,12 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
             limits.max_calls,
             MAX_CALLS,
             DEFAULT_LIMITS.max_calls.into(),
+        )? as u32,
+        max_open: limit(
+            "max_open",
+            limits.max_open,
+            MAX_OPEN,
+            DEFAULT_LIMITS.max_open.into(),
         )? as u32,
     };
     let max_depth = match entry.max_depth {

@@ -8,10 +8,10 @@
 //! run at the same moment in two environments can both pass the check.
 
 use std::cmp::Ordering;
-use std::io::Read;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
 
 use crate::event::S3Record;
 use crate::grant::Grant;
@@ -74,8 +74,8 @@ impl DedupeState {
         format!("{}{plugin}/{hex}.json", self.location.prefix)
     }
 
-    fn read(&self, key: &str) -> Result<Option<Marker>, StoreError> {
-        let mut object = match self.objects.get(&self.location.bucket, key, None) {
+    async fn read(&self, key: &str) -> Result<Option<Marker>, StoreError> {
+        let object = match self.objects.get(&self.location.bucket, key, None).await {
             Ok(object) => object,
             Err(StoreError::NotFound { .. } | StoreError::NoSuchBucket(_)) => return Ok(None),
             Err(err) => return Err(err),
@@ -83,18 +83,18 @@ impl DedupeState {
         let mut bytes = Vec::new();
         object
             .body
-            .by_ref()
             .take(64 << 10)
             .read_to_end(&mut bytes)
+            .await
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
     /// Whether `plugin` should run on `record`. A marker that cannot be read lets it run:
     /// a duplicate is better than a loss.
-    pub fn verdict(&self, plugin: &str, record: &S3Record) -> Verdict {
+    pub async fn verdict(&self, plugin: &str, record: &S3Record) -> Verdict {
         let key = self.marker_key(plugin, record);
-        let marker = match self.read(&key) {
+        let marker = match self.read(&key).await {
             Ok(Some(marker)) => marker,
             Ok(None) => return Verdict::Fresh,
             Err(err) => {
@@ -122,7 +122,7 @@ impl DedupeState {
     }
 
     /// Records that `plugin` processed `record`.
-    pub fn remember(&self, plugin: &str, record: &S3Record) {
+    pub async fn remember(&self, plugin: &str, record: &S3Record) {
         let key = self.marker_key(plugin, record);
         let body = serde_json::to_vec(&Marker::of(record)).unwrap_or_default();
         let options = PutOptions {
@@ -132,6 +132,7 @@ impl DedupeState {
         if let Err(err) = self
             .objects
             .put(&self.location.bucket, &key, &body, &options)
+            .await
         {
             tracing::warn!(plugin, key, "cannot write the duplicate marker: {err}");
         }
@@ -173,33 +174,33 @@ mod tests {
         assert_eq!(compare_sequencers("0A", "0a00"), Ordering::Equal);
     }
 
-    #[test]
-    fn duplicates_and_stale_records_are_recognised() {
+    #[tokio::test]
+    async fn duplicates_and_stale_records_are_recognised() {
         let state = DedupeState::new(
             Arc::new(MemoryStore::new()),
             "state/markers/".parse().unwrap(),
         );
         let second = record(Some("0000000000000002"));
-        assert_eq!(state.verdict("p", &second), Verdict::Fresh);
-        state.remember("p", &second);
-        assert_eq!(state.verdict("p", &second), Verdict::Duplicate);
+        assert_eq!(state.verdict("p", &second).await, Verdict::Fresh);
+        state.remember("p", &second).await;
+        assert_eq!(state.verdict("p", &second).await, Verdict::Duplicate);
         assert_eq!(
-            state.verdict("p", &record(Some("0000000000000001"))),
+            state.verdict("p", &record(Some("0000000000000001"))).await,
             Verdict::Stale {
                 processed: "0000000000000002".into()
             }
         );
         assert_eq!(
-            state.verdict("p", &record(Some("0000000000000003"))),
+            state.verdict("p", &record(Some("0000000000000003"))).await,
             Verdict::Fresh
         );
         assert_eq!(
-            state.verdict("other", &second),
+            state.verdict("other", &second).await,
             Verdict::Fresh,
             "markers are per plugin"
         );
         let unsequenced = record(None);
-        state.remember("q", &unsequenced);
-        assert_eq!(state.verdict("q", &unsequenced), Verdict::Duplicate);
+        state.remember("q", &unsequenced).await;
+        assert_eq!(state.verdict("q", &unsequenced).await, Verdict::Duplicate);
     }
 }

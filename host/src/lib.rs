@@ -27,4 +27,4 @@ pub mod telemetry;
 pub mod testcase;
 
 pub use config::Config;
-pub use pipeline::Pipeline;
+pub use pipeline::{Pipeline, Request};

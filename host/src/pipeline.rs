@@ -1,22 +1,31 @@
 //! The pipeline every front end shares: decoded event → routes → plugin calls → outcomes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::dedupe::{DedupeState, Verdict};
 use crate::event::{DecodedEvent, EventItem, ItemKind, S3Record};
 use crate::guard::{Lineage, LoopGraph};
 use crate::outcome::{Failure, FailureKind, PluginOutcome, RecordOutcome, Status, UsageReport};
-use crate::plugin::{CompileCache, LoadError, PluginRegistry};
+use crate::plugin::{
+    CallDeadline, CompileCache, EngineOptions, LoadError, PluginRegistry, new_engine_with,
+};
 use crate::route::RouteTable;
 use crate::store::ObjectStore;
 
 /// Everything a front end needs to process events: loaded once, used for every event.
-#[derive(Debug)]
+/// Cheap to clone: clones share the loaded plugins.
+#[derive(Debug, Clone)]
 pub struct Pipeline {
+    inner: Arc<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
     registry: PluginRegistry,
     routes: RouteTable,
     objects: Arc<dyn ObjectStore>,
@@ -28,24 +37,60 @@ pub struct Pipeline {
     dedupe: Option<DedupeState>,
 }
 
+/// One request to answer: the id that goes into the lineage of every object its plugins
+/// write, and the time by which it must be answered, if any (a Lambda invocation's
+/// deadline less a margin). No call of the request runs past it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: Arc<str>,
+    pub deadline: Option<Instant>,
+}
+
+impl Request {
+    /// A request with a local id and no deadline: `s3plug run`, `test`, `dev`, `serve`.
+    pub fn local() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Self {
+            id: Arc::from(format!("local-{nanos:x}")),
+            deadline: None,
+        }
+    }
+}
+
 /// One (record, plugin) call to make.
-struct Job<'a> {
+#[derive(Debug)]
+struct Job {
     slot: usize,
     record_index: usize,
-    message_id: Option<&'a str>,
-    record: &'a S3Record,
+    message_id: Option<String>,
+    record: S3Record,
     plugin: usize,
 }
 
 impl Pipeline {
+    /// The one way every front end starts: an engine sized for `config`, the compile cache
+    /// of the environment, and every plugin loaded on them.
+    pub async fn load(config: &Config, objects: Arc<dyn ObjectStore>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let (engine, allocator) = new_engine_with(&EngineOptions::for_config(config))
+            .context("cannot start the WebAssembly engine")?;
+        tracing::debug!(?allocator, "engine ready");
+        let cache = CompileCache::from_env();
+        Ok(Self::new(&engine, config, objects, cache.as_ref()).await?)
+    }
+
     /// Loads every plugin of `config` on `engine`.
-    pub fn new(
+    pub async fn new(
         engine: &wasmtime::Engine,
         config: &Config,
         objects: Arc<dyn ObjectStore>,
         cache: Option<&CompileCache>,
     ) -> Result<Self, LoadError> {
-        let registry = PluginRegistry::load(engine, &config.plugins, cache, objects.as_ref())?;
+        let registry =
+            PluginRegistry::load(engine, &config.plugins, cache, objects.as_ref()).await?;
         let routes = RouteTable::new(config.plugins.iter().map(|p| p.trigger.clone()).collect());
         let graph = LoopGraph::new(&config.plugins);
         let needs_lineage = (0..config.plugins.len())
@@ -63,80 +108,110 @@ impl Pipeline {
             .clone()
             .map(|location| DedupeState::new(objects.clone(), location));
         Ok(Self {
-            registry,
-            routes,
-            objects,
-            concurrency: config.host.concurrency,
-            needs_lineage,
-            dedupe,
+            inner: Arc::new(Loaded {
+                registry,
+                routes,
+                objects,
+                concurrency: config.host.concurrency,
+                needs_lineage,
+                dedupe,
+            }),
         })
     }
 
     pub fn registry(&self) -> &PluginRegistry {
-        &self.registry
-    }
-
-    pub fn objects(&self) -> &Arc<dyn ObjectStore> {
-        &self.objects
+        &self.inner.registry
     }
 
     /// Processes an event for a local request; see [`Pipeline::process_request`].
-    pub fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        self.process_request(event, &format!("local-{nanos:x}"))
+    pub async fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
+        self.process_request(event, &Request::local()).await
     }
 
     /// Processes every item of an event and reports each (record, plugin) in event order,
-    /// then config order. Calls run concurrently, up to `[host] concurrency` at once.
-    /// `request_id` goes into the lineage metadata of every object the plugins write.
-    pub fn process_request(&self, event: &DecodedEvent, request_id: &str) -> Vec<RecordOutcome> {
-        let request_id: Arc<str> = Arc::from(request_id);
+    /// then config order. Calls run concurrently, up to `[host] concurrency` at once, on
+    /// the runtime's worker threads. Every call ends by the request's deadline; a call that
+    /// could not finish by then is reported `timeout`, so that every (record, plugin) has an
+    /// outcome when this returns.
+    pub async fn process_request(
+        &self,
+        event: &DecodedEvent,
+        request: &Request,
+    ) -> Vec<RecordOutcome> {
         let mut outcomes: Vec<Option<RecordOutcome>> = Vec::new();
-        let mut jobs = Vec::new();
+        let mut jobs = VecDeque::new();
         for (index, item) in event.items.iter().enumerate() {
             self.plan(index, item, &mut outcomes, &mut jobs);
         }
-        let finished = Mutex::new(outcomes);
-        let run = |job: &Job<'_>| {
-            let outcome = self.run_job(job, &request_id);
-            finished.lock().unwrap_or_else(PoisonError::into_inner)[job.slot] = Some(outcome);
-        };
-        let workers = self.concurrency.min(jobs.len());
+        // What a job that never reports (its task panicked) is reported as.
+        let lost: Vec<(usize, RecordOutcome)> = jobs
+            .iter()
+            .map(|job| {
+                let failure = Failure::new(
+                    FailureKind::Internal,
+                    "the call's task ended without an outcome".to_owned(),
+                );
+                let mut outcome = self.started_outcome(job);
+                outcome.error = Some(failure.to_string());
+                outcome.reason = Some(failure.kind);
+                (job.slot, outcome)
+            })
+            .collect();
+        let workers = self.inner.concurrency.min(jobs.len());
         if workers <= 1 {
-            jobs.iter().for_each(run);
+            while let Some(job) = jobs.pop_front() {
+                outcomes[job.slot] = Some(self.run_job(&job, request).await);
+            }
         } else {
-            let next = AtomicUsize::new(0);
-            // Log lines of the workers belong to the caller's span (the Lambda request).
+            let queue = Arc::new(Mutex::new(jobs));
+            let mut tasks = tokio::task::JoinSet::new();
+            // Log lines of the calls belong to the caller's span (the Lambda request).
             let span = tracing::Span::current();
-            std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(|| {
-                        let _entered = span.enter();
-                        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            run(job);
+            for _ in 0..workers {
+                let (pipeline, queue, request) = (self.clone(), queue.clone(), request.clone());
+                tasks.spawn(
+                    async move {
+                        let mut done = Vec::new();
+                        loop {
+                            let job = queue
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .pop_front();
+                            let Some(job) = job else { break };
+                            done.push((job.slot, pipeline.run_job(&job, &request).await));
                         }
-                    });
+                        done
+                    }
+                    .instrument(span.clone()),
+                );
+            }
+            while let Some(finished) = tasks.join_next().await {
+                match finished {
+                    Ok(done) => {
+                        for (slot, outcome) in done {
+                            outcomes[slot] = Some(outcome);
+                        }
+                    }
+                    Err(err) => tracing::error!("a call's task failed: {err}"),
                 }
-            });
+            }
         }
-        finished
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .into_iter()
-            .flatten()
-            .collect()
+        for (slot, outcome) in lost {
+            if outcomes[slot].is_none() {
+                tracing::error!(record = outcome.record, plugin = ?outcome.plugin, "no outcome for a call; reported as failed");
+                outcomes[slot] = Some(outcome);
+            }
+        }
+        outcomes.into_iter().flatten().collect()
     }
 
     /// Reports what needs no plugin at once, and plans a job per matching plugin.
-    fn plan<'a>(
+    fn plan(
         &self,
         index: usize,
-        item: &'a EventItem,
+        item: &EventItem,
         outcomes: &mut Vec<Option<RecordOutcome>>,
-        jobs: &mut Vec<Job<'a>>,
+        jobs: &mut VecDeque<Job>,
     ) {
         let message_id = item.message_id.as_deref();
         let blank = |status| RecordOutcome {
@@ -167,13 +242,13 @@ impl Pipeline {
             }
             ItemKind::Record(record) => {
                 let mut routed = false;
-                for plugin in self.routes.plugins_for(record) {
+                for plugin in self.inner.routes.plugins_for(record) {
                     routed = true;
-                    jobs.push(Job {
+                    jobs.push_back(Job {
                         slot: outcomes.len(),
                         record_index: index,
-                        message_id,
-                        record,
+                        message_id: message_id.map(str::to_owned),
+                        record: S3Record::clone(record),
                         plugin,
                     });
                     outcomes.push(None);
@@ -191,16 +266,20 @@ impl Pipeline {
         }
     }
 
-    fn run_job(&self, job: &Job<'_>, request_id: &Arc<str>) -> RecordOutcome {
-        let started = Instant::now();
-        let record = job.record;
-        let mut outcome = RecordOutcome {
+    /// The outcome of a job before it ran: failed, with nothing said yet.
+    fn started_outcome(&self, job: &Job) -> RecordOutcome {
+        let record = &job.record;
+        RecordOutcome {
             record: job.record_index,
-            message_id: job.message_id.map(str::to_owned),
+            message_id: job.message_id.clone(),
             bucket: Some(record.bucket.clone()),
             key: Some(record.key.clone()),
             event: Some(record.event_name.clone()),
-            plugin: None,
+            plugin: self
+                .inner
+                .registry
+                .get(job.plugin)
+                .map(|p| p.spec.name.clone()),
             status: Status::Failed,
             outcome: None,
             message: None,
@@ -208,8 +287,14 @@ impl Pipeline {
             reason: None,
             duration_ms: 0.0,
             usage: None,
-        };
-        let Some(plugin) = self.registry.get(job.plugin) else {
+        }
+    }
+
+    async fn run_job(&self, job: &Job, request: &Request) -> RecordOutcome {
+        let started = Instant::now();
+        let record = &job.record;
+        let mut outcome = self.started_outcome(job);
+        let Some(plugin) = self.inner.registry.get(job.plugin) else {
             let failure = Failure::new(
                 FailureKind::Internal,
                 format!("no plugin at index {}", job.plugin),
@@ -218,13 +303,39 @@ impl Pipeline {
             outcome.reason = Some(failure.kind);
             return outcome;
         };
-        outcome.plugin = Some(plugin.spec.name.clone());
-        let lineage = if self.needs_lineage.get(job.plugin).copied().unwrap_or(false) {
-            // An object that is gone has no lineage left; the plugin will find it gone too.
-            self.objects
-                .head(&record.bucket, &record.key)
-                .map(|info| Lineage::from_metadata(&info.metadata))
-                .unwrap_or_default()
+        let timeout = plugin.spec.limits.timeout;
+        let deadline = CallDeadline::new(started, timeout, request.deadline);
+        let finish = |mut outcome: RecordOutcome| {
+            outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+            log_outcome(&outcome);
+            outcome
+        };
+        let timed_out = |mut outcome: RecordOutcome| {
+            let failure = deadline.failure(started.elapsed(), timeout);
+            outcome.error = Some(failure.to_string());
+            outcome.reason = Some(failure.kind);
+            finish(outcome)
+        };
+        // The host's own lookups before the call count against the call's time too.
+        let lineage = if self
+            .inner
+            .needs_lineage
+            .get(job.plugin)
+            .copied()
+            .unwrap_or(false)
+        {
+            match tokio::time::timeout_at(
+                deadline.at,
+                self.inner.objects.head(&record.bucket, &record.key),
+            )
+            .await
+            {
+                Err(_elapsed) => return timed_out(outcome),
+                // An object that is gone has no lineage left; the plugin will find it gone too.
+                Ok(head) => head
+                    .map(|info| Lineage::from_metadata(&info.metadata))
+                    .unwrap_or_default(),
+            }
         } else {
             Lineage::default()
         };
@@ -241,9 +352,22 @@ impl Pipeline {
             outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
             return outcome;
         }
-        let dedupe = self.dedupe.as_ref().filter(|_| plugin.spec.skip_duplicates);
+        let dedupe = self
+            .inner
+            .dedupe
+            .as_ref()
+            .filter(|_| plugin.spec.skip_duplicates);
         if let Some(dedupe) = dedupe {
-            let skip = match dedupe.verdict(&plugin.spec.name, record) {
+            let verdict = match tokio::time::timeout_at(
+                deadline.at,
+                dedupe.verdict(&plugin.spec.name, record),
+            )
+            .await
+            {
+                Ok(verdict) => verdict,
+                Err(_elapsed) => return timed_out(outcome),
+            };
+            let skip = match verdict {
                 Verdict::Fresh => None,
                 Verdict::Duplicate => Some((
                     "duplicate",
@@ -263,9 +387,23 @@ impl Pipeline {
                 return outcome;
             }
         }
-        let report = plugin.call(self.objects.clone(), record, lineage, request_id.clone());
+        let report = plugin
+            .call(
+                self.inner.objects.clone(),
+                record,
+                lineage,
+                request.id.clone(),
+                deadline,
+            )
+            .await;
         if let (Some(dedupe), Ok(_)) = (dedupe, &report.result) {
-            dedupe.remember(&plugin.spec.name, record);
+            // Bounded too: a marker that cannot be written in time only risks a duplicate.
+            let remembered =
+                tokio::time::timeout_at(deadline.at, dedupe.remember(&plugin.spec.name, record))
+                    .await;
+            if remembered.is_err() {
+                tracing::warn!(plugin = %plugin.spec.name, bucket = %record.bucket, key = %record.key, "the duplicate marker was not written in time");
+            }
         }
         outcome.usage = Some(UsageReport::from(&report.usage));
         match report.result {
@@ -284,9 +422,7 @@ impl Pipeline {
                 outcome.reason = Some(failure.kind);
             }
         }
-        outcome.duration_ms = started.elapsed().as_secs_f64() * 1e3;
-        log_outcome(&outcome);
-        outcome
+        finish(outcome)
     }
 }
 

@@ -47,21 +47,21 @@ fn batch(c: &mut Criterion) {
             &support::config_text(concurrency, std::slice::from_ref(&plugin)),
         );
         let (engine, _) = support::engine_for(&config);
-        let pipeline = Pipeline::new(
+        let pipeline = s3plug_tests::block_on(Pipeline::new(
             &engine,
             &config,
             store.clone(),
             Some(&support::compile_cache()),
-        )
+        ))
         .expect("the plugin loads");
         let native = NativePipeline::new(&config, store.clone());
         let run_plugin = || {
             let decoded = s3plug::event::decode(&payload).expect("the event decodes");
-            support::report(&pipeline.process(&decoded))
+            support::report(&s3plug_tests::block_on(pipeline.process(&decoded)))
         };
         let run_native = || {
             let decoded = s3plug::event::decode(&payload).expect("the event decodes");
-            support::report(&native.process(&decoded))
+            support::report(&s3plug_tests::block_on(native.process(&decoded)))
         };
         for (what, report) in [("plugin", run_plugin()), ("native", run_native())] {
             let report = String::from_utf8_lossy(&report).into_owned();

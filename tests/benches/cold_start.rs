@@ -56,14 +56,14 @@ fn plugin_start(path: &Path, payload: &[u8], cache: Option<&CompileCache>) -> Ve
     let config = Config::load(path).expect("the config loads");
     let decoded = s3plug::event::decode(payload).expect("the event decodes");
     let (engine, _) = support::engine_for(&config);
-    let pipeline = Pipeline::new(
+    let pipeline = s3plug_tests::block_on(Pipeline::new(
         &engine,
         &config,
         support::shared(&MemoryStore::new()),
         cache,
-    )
+    ))
     .expect("the plugins load");
-    let outcomes = pipeline.process(&decoded);
+    let outcomes = s3plug_tests::block_on(pipeline.process(&decoded));
     support::report(&outcomes)
 }
 
@@ -71,7 +71,7 @@ fn native_start(path: &Path, payload: &[u8]) -> Vec<u8> {
     let config = Config::load(path).expect("the config loads");
     let decoded = s3plug::event::decode(payload).expect("the event decodes");
     let pipeline = NativePipeline::new(&config, support::shared(&MemoryStore::new()));
-    support::report(&pipeline.process(&decoded))
+    support::report(&s3plug_tests::block_on(pipeline.process(&decoded)))
 }
 
 fn cold_start(c: &mut Criterion) {

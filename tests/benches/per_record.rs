@@ -36,12 +36,12 @@ struct Paths {
 impl Paths {
     fn new(config: &Config, engine: &Engine) -> Self {
         let store = MemoryStore::new();
-        let pipeline = Pipeline::new(
+        let pipeline = s3plug_tests::block_on(Pipeline::new(
             engine,
             config,
             support::shared(&store),
             Some(&support::compile_cache()),
-        )
+        ))
         .expect("the plugin loads");
         let native = NativePipeline::new(config, support::shared(&store));
         let paths = Self {
@@ -56,12 +56,12 @@ impl Paths {
 
     fn plugin_outcomes(&self) -> Vec<s3plug::outcome::RecordOutcome> {
         let decoded = s3plug::event::decode(&self.payload).expect("the event decodes");
-        self.pipeline.process(&decoded)
+        s3plug_tests::block_on(self.pipeline.process(&decoded))
     }
 
     fn native_outcomes(&self) -> Vec<s3plug::outcome::RecordOutcome> {
         let decoded = s3plug::event::decode(&self.payload).expect("the event decodes");
-        self.native.process(&decoded)
+        s3plug_tests::block_on(self.native.process(&decoded))
     }
 
     /// The whole path, report included.

@@ -39,12 +39,12 @@ fn streaming(c: &mut Criterion) {
     );
     let store = MemoryStore::new();
     let (engine, _) = support::engine_for(&config);
-    let pipeline = Pipeline::new(
+    let pipeline = s3plug_tests::block_on(Pipeline::new(
         &engine,
         &config,
         support::shared(&store),
         Some(&support::compile_cache()),
-    )
+    ))
     .expect("the plugin loads");
     let native = NativePipeline::new(&config, support::shared(&store));
 
@@ -60,11 +60,11 @@ fn streaming(c: &mut Criterion) {
         let payload = support::payload(std::slice::from_ref(&key));
         let run_plugin = || {
             let decoded = s3plug::event::decode(&payload).expect("the event decodes");
-            support::report(&pipeline.process(&decoded))
+            support::report(&s3plug_tests::block_on(pipeline.process(&decoded)))
         };
         let run_native = || {
             let decoded = s3plug::event::decode(&payload).expect("the event decodes");
-            support::report(&native.process(&decoded))
+            support::report(&s3plug_tests::block_on(native.process(&decoded)))
         };
         for (what, run) in [
             ("plugin", &run_plugin as &dyn Fn() -> Vec<u8>),

@@ -188,14 +188,14 @@ impl DevServer {
 
     /// s3plug's own S3 client on this endpoint.
     pub fn store(&self) -> S3Store {
-        S3Store::connect_with(S3Settings {
+        crate::block_on(S3Store::connect_with(S3Settings {
             endpoint: Some(self.endpoint.clone()),
             region: Some(REGION.to_owned()),
             credentials: Some(StaticCredentials {
                 access_key_id: ACCESS_KEY.to_owned(),
                 secret_access_key: SECRET_KEY.to_owned(),
             }),
-        })
+        }))
         .expect("the S3 client connects")
     }
 

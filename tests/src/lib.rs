@@ -21,6 +21,39 @@ pub mod runtime_api;
 
 pub mod tool_build;
 
+/// The runtime of the tests' own async calls (stores, pipelines), shared by every test of
+/// the binary, as one process has one runtime.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("the test runtime starts")
+    })
+}
+
+/// Runs a future to completion on the [`runtime`], from a plain test.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+/// An object body read from plain test code, each read waiting on the [`runtime`].
+pub struct BlockingRead(pub Box<dyn tokio::io::AsyncRead + Send + Unpin>);
+
+impl std::fmt::Debug for BlockingRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingRead").finish_non_exhaustive()
+    }
+}
+
+impl std::io::Read for BlockingRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        block_on(tokio::io::AsyncReadExt::read(&mut self.0, buf))
+    }
+}
+
 /// One engine for every test of the binary, as in a real process.
 pub fn engine() -> &'static wasmtime::Engine {
     static ENGINE: OnceLock<wasmtime::Engine> = OnceLock::new();
@@ -60,7 +93,12 @@ pub fn s3plug_bin() -> PathBuf {
 /// Why the plugins of `config` do not load (panics when they do).
 pub fn load_error(config: &Config) -> String {
     let objects: Arc<dyn ObjectStore> = Arc::new(MemoryStore::new());
-    match Pipeline::new(engine(), config, objects, Some(&compile_cache())) {
+    match block_on(Pipeline::new(
+        engine(),
+        config,
+        objects,
+        Some(&compile_cache()),
+    )) {
         Ok(_) => panic!("the plugins loaded"),
         Err(err) => err.to_string(),
     }
@@ -89,8 +127,13 @@ impl Harness {
     pub fn from_config(dir: tempfile::TempDir, config: &Config) -> Self {
         let store = MemoryStore::new();
         let objects: Arc<dyn ObjectStore> = Arc::new(store.clone());
-        let pipeline = Pipeline::new(engine(), config, objects, Some(&compile_cache()))
-            .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
+        let pipeline = block_on(Pipeline::new(
+            engine(),
+            config,
+            objects,
+            Some(&compile_cache()),
+        ))
+        .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
         Self {
             dir,
             store,
@@ -108,7 +151,7 @@ impl Harness {
     /// Runs an event (JSON) through the pipeline.
     pub fn run(&self, event: &Value) -> Vec<RecordOutcome> {
         let decoded = event::decode_value(event.clone()).expect("the event decodes");
-        self.pipeline.process(&decoded)
+        block_on(self.pipeline.process(&decoded))
     }
 }
 

@@ -149,14 +149,14 @@ impl MotoServer {
     /// An [`S3Store`] on this server, with the test credentials (the test process's own
     /// environment is not read for them).
     pub fn store(&self) -> S3Store {
-        S3Store::connect_with(S3Settings {
+        crate::block_on(S3Store::connect_with(S3Settings {
             endpoint: Some(self.endpoint()),
             region: Some(REGION.to_owned()),
             credentials: Some(StaticCredentials {
                 access_key_id: ACCESS_KEY_ID.to_owned(),
                 secret_access_key: SECRET_ACCESS_KEY.to_owned(),
             }),
-        })
+        }))
         .expect("the S3 store connects to moto")
     }
 

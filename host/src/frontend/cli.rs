@@ -3,7 +3,6 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -12,8 +11,8 @@ use super::lambda;
 use crate::config::Config;
 use crate::eventgen::{self, Delivery, EventSpec, ObjectAction, Via};
 use crate::pipeline::Pipeline;
-use crate::plugin::{self, CompileCache};
-use crate::store::{self, ObjectStore};
+use crate::plugin;
+use crate::store;
 use crate::telemetry::{self, LogFormat};
 
 /// Exit status when every record succeeded (or needed nothing).
@@ -230,13 +229,27 @@ pub fn main() -> ExitCode {
             "warn,plugin=info",
         );
     }
+    // The one runtime of the process: every store, plugin call and server runs on it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "s3plug: cannot start the runtime: {err}"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let result = match command {
         Command::Run {
             config,
             event,
             store,
             stats,
-        } => run(&config, &event, &store, stats),
+        } => runtime.block_on(run(&config, &event, &store, stats)),
         Command::Event {
             action,
             bucket,
@@ -270,15 +283,15 @@ pub fn main() -> ExitCode {
                 seed,
             },
         ),
-        Command::Check { config, store } => check(&config, &store),
-        Command::Lambda => lambda::run(),
+        Command::Check { config, store } => runtime.block_on(check(&config, &store)),
+        Command::Lambda => lambda::run(&runtime),
         Command::New { name, lang, sdk } => new_project(name, lang, sdk),
         Command::Serve {
             config,
             listen,
             store,
             no_auth,
-        } => serve(&config, listen, &store, no_auth),
+        } => runtime.block_on(serve(&config, listen, &store, no_auth)),
         Command::Dev {
             config,
             dir,
@@ -287,7 +300,7 @@ pub fn main() -> ExitCode {
             access_key,
             secret_key,
             region,
-        } => dev(
+        } => runtime.block_on(super::dev::run(
             &config,
             &super::dev::DevOptions {
                 dir,
@@ -297,11 +310,14 @@ pub fn main() -> ExitCode {
                 secret_key,
                 region,
             },
-        ),
+        )),
         Command::Compile { plugin, output } => compile(&plugin, output),
         Command::Policy { config } => print_policy(&config),
         Command::Test { cases, filter } => run_tests(&cases, filter.as_deref()),
     };
+    // Tasks still running (an abort of an unfinished upload, a connection being closed)
+    // get a moment, not forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -312,15 +328,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_pipeline(config: &Config, objects: Arc<dyn ObjectStore>) -> anyhow::Result<Pipeline> {
-    let (engine, allocator) = plugin::new_engine_with(&plugin::EngineOptions::for_config(config))
-        .context("cannot start the WebAssembly engine")?;
-    tracing::debug!(?allocator, "engine ready");
-    let cache = CompileCache::from_env();
-    Ok(Pipeline::new(&engine, config, objects, cache.as_ref())?)
-}
-
-fn run(config_path: &Path, event: &str, store: &str, stats: bool) -> anyhow::Result<u8> {
+async fn run(config_path: &Path, event: &str, store: &str, stats: bool) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let config = Config::load(config_path)?;
     let payload = if event == "-" {
@@ -333,9 +341,9 @@ fn run(config_path: &Path, event: &str, store: &str, stats: bool) -> anyhow::Res
         std::fs::read(event).with_context(|| format!("cannot read the event {event:?}"))?
     };
     let decoded = crate::event::decode(&payload).context("bad event")?;
-    let objects = store::open(store)?;
-    let pipeline = load_pipeline(&config, objects)?;
-    let outcomes = pipeline.process(&decoded);
+    let objects = store::open(store).await?;
+    let pipeline = Pipeline::load(&config, objects).await?;
+    let outcomes = pipeline.process(&decoded).await;
     let mut stdout = io::stdout().lock();
     for outcome in &outcomes {
         serde_json::to_writer(&mut stdout, outcome)?;
@@ -386,9 +394,9 @@ fn print_event(
     Ok(EXIT_OK)
 }
 
-fn check(config_path: &Path, store: &str) -> anyhow::Result<u8> {
+async fn check(config_path: &Path, store: &str) -> anyhow::Result<u8> {
     let config = Config::load(config_path)?;
-    let pipeline = load_pipeline(&config, store::open(store)?)?;
+    let pipeline = Pipeline::load(&config, store::open(store).await?).await?;
     let mut stdout = io::stdout().lock();
     for plugin in pipeline.registry().plugins() {
         let spec = &plugin.spec;
@@ -457,7 +465,7 @@ fn compile(plugin: &Path, output: Option<PathBuf>) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn serve(
+async fn serve(
     config_path: &Path,
     listen: std::net::SocketAddr,
     store_spec: &str,
@@ -471,12 +479,8 @@ fn serve(
         "set S3PLUG_WEBHOOK_TOKEN to the store's webhook token (or pass --no-auth on a trusted network)"
     );
     let config = Config::load(config_path)?;
-    let pipeline = load_pipeline(&config, store::open(store_spec)?)?;
-    super::http::serve(pipeline, listen, token)
-}
-
-fn dev(config_path: &Path, options: &super::dev::DevOptions) -> anyhow::Result<u8> {
-    super::dev::run(config_path, options, Arc::new(load_pipeline))
+    let pipeline = Pipeline::load(&config, store::open(store_spec).await?).await?;
+    super::http::serve(pipeline, listen, token).await
 }
 
 /// `s3plug test`: every case of every file, one line each, a diff under each failure.

@@ -33,11 +33,12 @@ use crate::report::Summary;
 const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// Serves until the process is stopped. Prints `listening on ADDR` on stdout once bound.
-pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> anyhow::Result<u8> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+pub async fn serve(
+    pipeline: Pipeline,
+    listen: SocketAddr,
+    token: Option<String>,
+) -> anyhow::Result<u8> {
+    {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -45,7 +46,7 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> a
         println!("listening on {bound}");
         tracing::info!(%bound, auth = token.is_some(), "serving webhook notifications");
         let state = Arc::new(Server {
-            pipeline: Arc::new(pipeline),
+            pipeline,
             token_digest: token.map(|t| digest(&t)),
         });
         let service = service_fn(move |request| {
@@ -54,7 +55,7 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, token: Option<String>) -> a
         });
         accept_until(listener, service, std::future::pending()).await;
         Ok(0)
-    })
+    }
 }
 
 /// Accepts HTTP/1 connections on `listener`, serving each with a clone of `service`, until
@@ -97,7 +98,7 @@ pub(crate) async fn accept_until<S>(
 }
 
 struct Server {
-    pipeline: Arc<Pipeline>,
+    pipeline: Pipeline,
     /// Tokens are compared by digest, so the comparison takes the same time whatever the guess.
     token_digest: Option<[u8; 32]>,
 }
@@ -163,16 +164,7 @@ impl Server {
             Ok(decoded) => decoded,
             Err(err) => return reply(StatusCode::BAD_REQUEST, json!({ "error": err.to_string() })),
         };
-        let pipeline = self.pipeline.clone();
-        let outcomes = match tokio::task::spawn_blocking(move || pipeline.process(&decoded)).await {
-            Ok(outcomes) => outcomes,
-            Err(err) => {
-                return reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": err.to_string() }),
-                );
-            }
-        };
+        let outcomes = self.pipeline.process(&decoded).await;
         crate::telemetry::emit_metrics(&outcomes, None);
         let summary = Summary::of(&outcomes);
         let status = if summary.has_retryable_failure() {

@@ -1,26 +1,31 @@
 //! The Lambda front end: `s3plug lambda`, or any start with `AWS_LAMBDA_RUNTIME_API` set.
 //!
 //! Init loads the config, the store and every plugin once; each invocation decodes its
-//! event, runs the pipeline on a blocking thread and answers the way its source needs:
+//! event, runs the pipeline until the invocation's deadline (less [`ANSWER_MARGIN`]) and
+//! answers the way its source needs:
 //! SQS gets `batchItemFailures`, asynchronous sources (S3, SNS, EventBridge) get an error
 //! typed `Retryable` when a retry may help, and a summary otherwise.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::event::{self, Envelope};
-use crate::pipeline::Pipeline;
-use crate::plugin::{self, CompileCache};
+use crate::pipeline::{Pipeline, Request};
 use crate::report::{Summary, sqs_batch_response};
 use crate::{store, telemetry};
+
+/// The time kept free before an invocation's deadline to report the outcomes and post the
+/// answer: no plugin call runs into it, so the function always answers in time. Calls cut
+/// short by it fail with `timeout`, which is retryable.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 
 /// Why an invocation is answered with an error. The type is the `errorType` Lambda records,
 /// so destinations and alarms can tell the two apart.
@@ -58,20 +63,17 @@ fn config_path() -> PathBuf {
 }
 
 /// Everything loaded once, at init.
-fn init() -> anyhow::Result<Pipeline> {
+async fn init() -> anyhow::Result<Pipeline> {
     let path = config_path();
     let config = Config::load(&path)?;
     let store_spec = std::env::var("S3PLUG_STORE").unwrap_or_else(|_| "s3".to_owned());
     let objects = store::open(&store_spec)
+        .await
         .with_context(|| format!("cannot open the store {store_spec:?}"))?;
-    let (engine, allocator) = plugin::new_engine_with(&plugin::EngineOptions::for_config(&config))
-        .context("cannot start the WebAssembly engine")?;
-    let cache = CompileCache::from_env();
-    let pipeline = Pipeline::new(&engine, &config, objects, cache.as_ref())?;
+    let pipeline = Pipeline::load(&config, objects).await?;
     tracing::info!(
         config = %path.display(),
         store = %store_spec,
-        allocator = ?allocator,
         plugins = pipeline.registry().plugins().len(),
         "init done"
     );
@@ -79,14 +81,14 @@ fn init() -> anyhow::Result<Pipeline> {
 }
 
 /// Runs the function until the Runtime API goes away. Returns the process exit status.
-pub fn run() -> anyhow::Result<u8> {
+pub fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<u8> {
     let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
         anyhow::bail!(
             "AWS_LAMBDA_RUNTIME_API is not set: `s3plug lambda` runs inside Lambda or a Runtime API emulator"
         )
     };
-    let pipeline = match init() {
-        Ok(pipeline) => Arc::new(pipeline),
+    let pipeline = match runtime.block_on(init()) {
+        Ok(pipeline) => pipeline,
         Err(err) => {
             let message = format!("{err:#}");
             tracing::error!(error = %message, "init failed");
@@ -94,9 +96,6 @@ pub fn run() -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     runtime
         .block_on(lambda_runtime::run(service_fn(
             move |event: LambdaEvent<Value>| {
@@ -108,10 +107,20 @@ pub fn run() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn handle(
-    pipeline: Arc<Pipeline>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, InvocationError> {
+/// When the calls of an invocation must be over: its deadline less [`ANSWER_MARGIN`], as an
+/// instant of the runtime's clock. `None` when the Runtime API gave no deadline.
+fn calls_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Some(tokio::time::Instant::now() + left.saturating_sub(ANSWER_MARGIN))
+}
+
+async fn handle(pipeline: Pipeline, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
     let (payload, context) = event.into_parts();
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
     let decoded = event::decode_value(payload).map_err(|err| {
@@ -119,13 +128,14 @@ async fn handle(
         InvocationError::NonRetryable(err.to_string())
     })?;
     let envelope = decoded.envelope;
-    let worker_span = span.clone();
-    let request_id = context.request_id.clone();
-    let outcomes = tokio::task::spawn_blocking(move || {
-        worker_span.in_scope(|| pipeline.process_request(&decoded, &request_id))
-    })
-    .await
-    .map_err(|err| InvocationError::Retryable(format!("the invocation's worker failed: {err}")))?;
+    let request = Request {
+        id: context.request_id.as_str().into(),
+        deadline: calls_deadline(context.deadline),
+    };
+    let outcomes = pipeline
+        .process_request(&decoded, &request)
+        .instrument(span.clone())
+        .await;
     let function = (!context.env_config.function_name.is_empty())
         .then_some(context.env_config.function_name.as_str());
     telemetry::emit_metrics(&outcomes, function);

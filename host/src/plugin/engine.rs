@@ -1,12 +1,14 @@
-//! The one wasmtime [`Engine`] of a process, and the clock that bounds plugin run time.
+//! The one wasmtime [`Engine`] of a process, and the clock that makes guest code yield.
 
 use std::thread;
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the epoch advances. A plugin's deadline is counted in these ticks, so a plugin
-/// overruns its `timeout_ms` by at most one tick; a shorter tick costs a wake-up per tick.
+/// How often the epoch advances. Guest code yields to the runtime at every tick, which is
+/// when a call past its deadline can be stopped: a plugin that never waits overruns its
+/// `timeout_ms` by at most one tick. A shorter tick costs a wake-up (and a fiber switch per
+/// running call) per tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Stack available to guest code. Deep recursion past it traps with a stack overflow
@@ -122,8 +124,9 @@ fn pool_config(options: &EngineOptions) -> PoolingAllocationConfig {
 pub fn engine_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    // Deadlines: the generated code checks the epoch at loop headers and function entries,
-    // which costs a few percent of guest speed and stops any loop.
+    // Deadlines: the generated code checks the epoch at loop headers and function entries
+    // (a few percent of guest speed), so that any loop yields to the runtime and can be
+    // stopped.
     config.epoch_interruption(true);
     config.max_wasm_stack(MAX_WASM_STACK);
     config
@@ -144,10 +147,4 @@ fn start_epoch_clock(engine: &Engine) -> anyhow::Result<()> {
             }
         })?;
     Ok(())
-}
-
-/// The number of ticks that covers `timeout`, at least one.
-pub fn deadline_ticks(timeout: Duration) -> u64 {
-    let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
-    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }

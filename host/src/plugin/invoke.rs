@@ -1,12 +1,12 @@
 //! One call: a fresh store and instance for one (record, plugin), with its limits.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use wasmtime::{Store, Trap};
 
 use super::bindings::types::{Outcome, S3Record as WitRecord};
-use super::engine::deadline_ticks;
 use super::registry::LoadedPlugin;
 use super::state::{PluginState, Usage};
 use crate::event::S3Record;
@@ -17,6 +17,58 @@ use crate::store::ObjectStore;
 /// The most of a guest's stderr quoted in a failure.
 const STDERR_QUOTED: usize = 600;
 
+/// When a call must be over: its plugin's `timeout_ms` after it starts, or sooner when the
+/// request it serves must be answered first (a Lambda invocation's deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallDeadline {
+    pub at: Instant,
+    /// Whether `at` is the request's deadline rather than the plugin's own limit.
+    pub by_request: bool,
+}
+
+impl CallDeadline {
+    /// The deadline of a call that starts at `started` with a time limit of `timeout`,
+    /// within a request that must be answered by `request` (if it must).
+    pub fn new(started: Instant, timeout: Duration, request: Option<Instant>) -> Self {
+        let own = started + timeout;
+        match request {
+            Some(request) if request < own => Self {
+                at: request,
+                by_request: true,
+            },
+            _ => Self {
+                at: own,
+                by_request: false,
+            },
+        }
+    }
+
+    /// The failure of a call stopped at this deadline after `ran`.
+    pub fn failure(&self, ran: Duration, timeout: Duration) -> Failure {
+        let message = if self.by_request {
+            format!(
+                "stopped after {} ms: the request had to be answered before its deadline \
+                 (limits.timeout_ms = {})",
+                ran.as_millis(),
+                timeout.as_millis()
+            )
+        } else {
+            format!(
+                "stopped after {} ms, past limits.timeout_ms = {}",
+                ran.as_millis(),
+                timeout.as_millis()
+            )
+        };
+        Failure::new(FailureKind::Timeout, message)
+    }
+}
+
+/// What happened inside the time limit.
+enum Ran {
+    NotInstantiated(wasmtime::Error),
+    Returned(wasmtime::Result<Result<Outcome, String>>),
+}
+
 /// The result of one call.
 #[derive(Debug, Clone)]
 pub struct CallReport {
@@ -26,28 +78,52 @@ pub struct CallReport {
 }
 
 impl LoadedPlugin {
-    /// Runs the plugin on one record, in a store of its own. Nothing the guest does can fail
-    /// anything but this call.
-    pub fn call(
+    /// Runs the plugin on one record, in a store of its own, until `deadline`. Nothing the
+    /// guest does can fail anything but this call.
+    ///
+    /// The time limit holds wherever the call waits: guest code yields at every epoch tick,
+    /// and WASI sleeps and object calls are futures; at the deadline the call's future is
+    /// dropped, which drops its instance and aborts its unfinished writes.
+    pub async fn call(
         &self,
         objects: Arc<dyn ObjectStore>,
         record: &S3Record,
         lineage: Lineage,
         request_id: Arc<str>,
+        deadline: CallDeadline,
     ) -> CallReport {
         let started = Instant::now();
-        let limits = &self.spec.limits;
         let mut store = Store::new(
             self.pre.engine(),
             PluginState::new(self.spec.clone(), objects, record, lineage, request_id),
         );
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(deadline_ticks(limits.timeout));
-        store.epoch_deadline_trap();
-        let returned = match self.pre.instantiate(&mut store) {
-            Ok(plugin) => plugin.call_handle(&mut store, &wit_record(record)),
+        // Yield to the runtime at every tick, so that the deadline below can stop a guest
+        // that never waits; the deadline, not the epoch, ends the call.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        let wit = wit_record(record);
+        let ran = tokio::time::timeout_at(deadline.at, async {
+            match self.pre.instantiate_async(&mut store).await {
+                Ok(plugin) => Ran::Returned(plugin.call_handle(&mut store, &wit).await),
+                Err(err) => Ran::NotInstantiated(err),
+            }
+        })
+        .await;
+        let returned = match ran {
+            Err(_elapsed) => {
+                let duration = started.elapsed();
+                // Dropping the store drops the instance and its open readers and writers.
+                let state = store.into_data();
+                return CallReport {
+                    result: Err(deadline.failure(duration, self.spec.limits.timeout)),
+                    usage: state.usage,
+                    duration,
+                };
+            }
+            Ok(Ran::Returned(returned)) => returned,
             // Not the guest's doing (a full instance pool, say): worth a retry.
-            Err(err)
+            Ok(Ran::NotInstantiated(err))
                 if err.downcast_ref::<Trap>().is_none()
                     && store.data().memory.refused.is_none() =>
             {
@@ -61,7 +137,7 @@ impl LoadedPlugin {
                     duration: started.elapsed(),
                 };
             }
-            Err(err) => Err(err),
+            Ok(Ran::NotInstantiated(err)) => Err(err),
         };
         let duration = started.elapsed();
         let state = store.into_data();
@@ -74,7 +150,7 @@ impl LoadedPlugin {
                 }),
             },
             Ok(Err(message)) => Err(returned_error(&state, message)),
-            Err(err) => Err(trapped(&state, &err, duration)),
+            Err(err) => Err(trapped(&state, &err)),
         };
         CallReport {
             result,
@@ -123,19 +199,8 @@ fn memory_failure(state: &PluginState) -> Option<Failure> {
 }
 
 /// The call trapped: name the cause from what the host saw, not from the trap text alone.
-fn trapped(state: &PluginState, err: &wasmtime::Error, duration: Duration) -> Failure {
-    let limits = &state.spec.limits;
+fn trapped(state: &PluginState, err: &wasmtime::Error) -> Failure {
     let trap = err.downcast_ref::<Trap>().copied();
-    if trap == Some(Trap::Interrupt) {
-        return Failure::new(
-            FailureKind::Timeout,
-            format!(
-                "stopped after {} ms, past limits.timeout_ms = {}",
-                duration.as_millis(),
-                limits.timeout.as_millis()
-            ),
-        );
-    }
     if let Some(memory) = memory_failure(state) {
         return memory;
     }

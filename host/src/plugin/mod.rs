@@ -12,7 +12,7 @@ pub use cache::{CompileCache, LoadKind};
 pub use engine::{
     Allocator, EPOCH_TICK, EngineOptions, engine_config, new_engine, new_engine_with,
 };
-pub use invoke::CallReport;
+pub use invoke::{CallDeadline, CallReport};
 pub use registry::{LoadError, LoadedPlugin, PluginRegistry};
 pub use state::{PluginState, Usage};
 

@@ -50,12 +50,42 @@ pub struct PluginRegistry {
 }
 
 impl PluginRegistry {
-    /// Loads every plugin. The linker is built once and shared by all of them.
-    pub fn load(
+    /// Loads every plugin: fetches the components (from files, the cache or the store),
+    /// then compiles and links them on blocking threads. The linker is built once and
+    /// shared by all of them.
+    pub async fn load(
         engine: &Engine,
         specs: &[PluginSpec],
         cache: Option<&CompileCache>,
         objects: &dyn ObjectStore,
+    ) -> Result<Self, LoadError> {
+        let mut components = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let bytes = component_bytes(spec, cache, objects).await;
+            components.push(bytes.map_err(|message| LoadError {
+                plugin: spec.name.clone(),
+                path: spec.wasm.to_string(),
+                message,
+            })?);
+        }
+        let (engine, specs, cache) = (engine.clone(), specs.to_vec(), cache.cloned());
+        tokio::task::spawn_blocking(move || {
+            Self::compile_all(&engine, &specs, cache.as_ref(), components)
+        })
+        .await
+        .map_err(|err| LoadError {
+            plugin: String::new(),
+            path: String::new(),
+            message: format!("the loading task failed: {err}"),
+        })?
+    }
+
+    /// Compiles (or deserializes) and links fetched components, side by side.
+    fn compile_all(
+        engine: &Engine,
+        specs: &[PluginSpec],
+        cache: Option<&CompileCache>,
+        components: Vec<Vec<u8>>,
     ) -> Result<Self, LoadError> {
         let linker = build_linker(engine).map_err(|err| LoadError {
             plugin: String::new(),
@@ -77,7 +107,8 @@ impl PluginRegistry {
                     while let Some(index) =
                         Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < specs.len())
                     {
-                        let result = load_one(engine, &linker, &specs[index], cache, objects);
+                        let result =
+                            load_one(engine, &linker, &specs[index], cache, &components[index]);
                         *slots[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
                     }
                 });
@@ -119,7 +150,7 @@ impl PluginRegistry {
 
 fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
@@ -129,7 +160,7 @@ fn load_one(
     linker: &Linker<PluginState>,
     spec: &PluginSpec,
     cache: Option<&CompileCache>,
-    objects: &dyn ObjectStore,
+    wasm: &[u8],
 ) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
     let fail = |message: String| LoadError {
@@ -137,8 +168,7 @@ fn load_one(
         path: spec.wasm.to_string(),
         message,
     };
-    let wasm = component_bytes(spec, cache, objects).map_err(fail)?;
-    let (component, load_kind) = component(engine, spec, &wasm, cache).map_err(fail)?;
+    let (component, load_kind) = component(engine, spec, wasm, cache).map_err(fail)?;
     // A memory that starts above the limit would fail every record: refuse it now.
     let initial_memory = component
         .resources_required()
@@ -176,7 +206,7 @@ fn load_one(
 /// The bytes of a plugin's component, checked against its `sha256` when it has one.
 /// Components from S3 are kept in the cache folder under their hash, so a pinned plugin is
 /// downloaded once per machine (on Lambda: once per execution environment).
-fn component_bytes(
+async fn component_bytes(
     spec: &PluginSpec,
     cache: Option<&CompileCache>,
     objects: &dyn ObjectStore,
@@ -204,7 +234,7 @@ fn component_bytes(
             match cached.as_ref().and_then(|path| std::fs::read(path).ok()) {
                 Some(bytes) if spec.sha256.as_deref() == Some(sha256_hex(&bytes).as_str()) => bytes,
                 _ => {
-                    let bytes = download(objects, bucket, key)?;
+                    let bytes = download(objects, bucket, key).await?;
                     if let Some(path) = cached
                         .filter(|_| spec.sha256.as_deref() == Some(sha256_hex(&bytes).as_str()))
                     {
@@ -229,17 +259,14 @@ fn component_bytes(
     Ok(wasm)
 }
 
-fn download(objects: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut object = objects
+async fn download(objects: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+    let object = objects
         .get(bucket, key, None)
+        .await
         .map_err(|err| format!("cannot fetch the component: {err}"))?;
-    let mut bytes = Vec::with_capacity(object.info.size.try_into().unwrap_or(0));
-    object
-        .body
-        .read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot fetch the component: {err}"))?;
-    Ok(bytes)
+    crate::store::read_to_end(object)
+        .await
+        .map_err(|err| format!("cannot fetch the component: {err}"))
 }
 
 use crate::hex::sha256_hex;

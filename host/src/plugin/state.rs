@@ -45,6 +45,8 @@ pub struct PluginState {
     /// The request this call serves (the Lambda request id, or a local one).
     pub(crate) request_id: Arc<str>,
     pub(crate) usage: Usage,
+    /// Readers and writers open now, against `limits.max_open`.
+    pub(crate) open: u32,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -122,6 +124,7 @@ impl PluginState {
             lineage,
             request_id,
             usage: Usage::default(),
+            open: 0,
         }
     }
 

@@ -7,12 +7,14 @@
 //! sees half an object. Symbolic links inside the root are never followed.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
 
 use super::{
     ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError,
@@ -221,24 +223,25 @@ fn io_error(err: io::Error, bucket: &str, key: &str) -> StoreError {
     }
 }
 
+#[async_trait]
 impl ObjectStore for DirStore {
     fn describe(&self) -> String {
         format!("dir:{}", self.root.display())
     }
 
-    fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
         self.existing_bucket(bucket)?;
         let path = self.object_path(bucket, key)?;
         self.info(bucket, key, &path)
     }
 
-    fn get(
+    async fn get(
         &self,
         bucket: &str,
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<ObjectBody, StoreError> {
-        let info = self.head(bucket, key)?;
+        let info = self.head(bucket, key).await?;
         let path = self.object_path(bucket, key)?;
         let mut file = File::open(&path).map_err(|err| io_error(err, bucket, key))?;
         let (start, len) = match range {
@@ -249,11 +252,11 @@ impl ObjectStore for DirStore {
             .map_err(|err| io_error(err, bucket, key))?;
         Ok(ObjectBody {
             info,
-            body: Box::new(file.take(len)),
+            body: Box::new(tokio::fs::File::from_std(file).take(len)),
         })
     }
 
-    fn put(
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
@@ -271,7 +274,7 @@ impl ObjectStore for DirStore {
         result
     }
 
-    fn create(
+    async fn create(
         &self,
         bucket: &str,
         key: &str,
@@ -290,7 +293,7 @@ impl ObjectStore for DirStore {
         }))
     }
 
-    fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
@@ -314,7 +317,7 @@ impl ObjectStore for DirStore {
         Ok(page)
     }
 
-    fn copy(
+    async fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
@@ -322,27 +325,28 @@ impl ObjectStore for DirStore {
         to_key: &str,
         replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError> {
-        let source = self.get(from_bucket, from_key, None)?;
+        let source = self.get(from_bucket, from_key, None).await?;
         let options = replace.cloned().unwrap_or(PutOptions {
             content_type: source.info.content_type.clone(),
             metadata: source.info.metadata,
         });
-        let mut writer = self.create(to_bucket, to_key, &options)?;
+        let mut writer = self.create(to_bucket, to_key, &options).await?;
         let mut body = source.body;
         let mut buf = vec![0; 256 << 10];
         loop {
             let n = body
                 .read(&mut buf)
+                .await
                 .map_err(|err| io_error(err, from_bucket, from_key))?;
             if n == 0 {
                 break;
             }
-            writer.write(&buf[..n])?;
+            writer.write(&buf[..n]).await?;
         }
-        writer.finish()
+        writer.finish().await
     }
 
-    fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.existing_bucket(bucket)?;
         let path = self.object_path(bucket, key)?;
         match fs::symlink_metadata(&path) {
@@ -366,8 +370,9 @@ struct DirWriter {
     hasher: sha2::Sha256,
 }
 
+#[async_trait]
 impl ObjectWriter for DirWriter {
-    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
         let file = self
             .file
             .as_mut()
@@ -378,7 +383,7 @@ impl ObjectWriter for DirWriter {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<ObjectInfo, StoreError> {
+    async fn finish(mut self: Box<Self>) -> Result<ObjectInfo, StoreError> {
         let file = self
             .file
             .take()

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use async_trait::async_trait;
+
 use super::{
     ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError,
     etag_of, normalise_metadata, now_rfc3339,
@@ -67,6 +69,33 @@ impl MemoryStore {
         info
     }
 
+    /// What the store knows of an object. The memory store never waits, so tools and tests
+    /// may call it without a runtime (the [`ObjectStore`] methods do the same).
+    pub fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        self.object(bucket, key).map(|o| o.info)
+    }
+
+    /// Stores an object at once; see [`MemoryStore::head`].
+    pub fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        options: &PutOptions,
+    ) -> Result<ObjectInfo, StoreError> {
+        Ok(self.insert(bucket, key, Arc::from(body), options))
+    }
+
+    /// Deletes an object at once; see [`MemoryStore::head`].
+    pub fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let mut buckets = self.lock();
+        let objects = buckets
+            .get_mut(bucket)
+            .ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
+        objects.remove(key);
+        Ok(())
+    }
+
     /// The bytes of an object, for tests and tools.
     pub fn bytes(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         self.object(bucket, key).ok().map(|o| o.data.to_vec())
@@ -83,16 +112,17 @@ impl MemoryStore {
     }
 }
 
+#[async_trait]
 impl ObjectStore for MemoryStore {
     fn describe(&self) -> String {
         "memory".to_owned()
     }
 
-    fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
-        self.object(bucket, key).map(|o| o.info)
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        MemoryStore::head(self, bucket, key)
     }
 
-    fn get(
+    async fn get(
         &self,
         bucket: &str,
         key: &str,
@@ -109,21 +139,21 @@ impl ObjectStore for MemoryStore {
         cursor.set_position(start);
         Ok(ObjectBody {
             info: object.info,
-            body: Box::new(std::io::Read::take(cursor, len)),
+            body: Box::new(tokio::io::AsyncReadExt::take(cursor, len)),
         })
     }
 
-    fn put(
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
         body: &[u8],
         options: &PutOptions,
     ) -> Result<ObjectInfo, StoreError> {
-        Ok(self.insert(bucket, key, Arc::from(body), options))
+        MemoryStore::put(self, bucket, key, body, options)
     }
 
-    fn create(
+    async fn create(
         &self,
         bucket: &str,
         key: &str,
@@ -138,7 +168,7 @@ impl ObjectStore for MemoryStore {
         }))
     }
 
-    fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
@@ -164,7 +194,7 @@ impl ObjectStore for MemoryStore {
         Ok(page)
     }
 
-    fn copy(
+    async fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
@@ -180,13 +210,8 @@ impl ObjectStore for MemoryStore {
         Ok(self.insert(to_bucket, to_key, source.data, &options))
     }
 
-    fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        let mut buckets = self.lock();
-        let objects = buckets
-            .get_mut(bucket)
-            .ok_or_else(|| StoreError::NoSuchBucket(bucket.to_owned()))?;
-        objects.remove(key);
-        Ok(())
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        MemoryStore::delete(self, bucket, key)
     }
 }
 
@@ -207,13 +232,14 @@ struct MemoryWriter {
     data: Vec<u8>,
 }
 
+#[async_trait]
 impl ObjectWriter for MemoryWriter {
-    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
         self.data.extend_from_slice(chunk);
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<ObjectInfo, StoreError> {
+    async fn finish(self: Box<Self>) -> Result<ObjectInfo, StoreError> {
         Ok(self
             .store
             .insert(&self.bucket, &self.key, Arc::from(self.data), &self.options))

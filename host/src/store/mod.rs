@@ -4,18 +4,21 @@
 //! - [`DirStore`]: a local folder, `<root>/<bucket>/<key>`;
 //! - [`S3Store`]: Amazon S3 or an S3-compatible server.
 //!
-//! The trait is synchronous: plugins run on their own threads, and a backend that speaks to
-//! a network service blocks that thread, not an event loop.
+//! The trait is async: a plugin's object call is a future that its (record, plugin) time
+//! limit can cancel wherever it waits, on a socket or on a slow disk. The local backends do
+//! their small file and memory operations inline; what may wait long (a body being read, a
+//! file being written) goes through tokio.
 
 mod dir;
 mod memory;
 mod s3;
 
 use std::fmt;
-use std::io::Read;
 use std::sync::Arc;
 
 use anyhow::Context;
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
 
 pub use dir::DirStore;
 pub use memory::MemoryStore;
@@ -63,7 +66,7 @@ pub struct ObjectBody {
     /// The object, as it was when the read began.
     pub info: ObjectInfo,
     /// The bytes (of the range, when one was asked for).
-    pub body: Box<dyn Read + Send>,
+    pub body: Box<dyn AsyncRead + Send + Unpin>,
 }
 
 impl fmt::Debug for ObjectBody {
@@ -74,13 +77,19 @@ impl fmt::Debug for ObjectBody {
     }
 }
 
-/// A new object being written. Dropping it without [`ObjectWriter::finish`] aborts the
-/// write and leaves nothing behind.
+/// A new object being written. Dropping it without [`ObjectWriter::finish`] (a cancelled
+/// call drops it too) aborts the write and leaves nothing behind.
+#[async_trait]
 pub trait ObjectWriter: Send {
     /// Appends bytes.
-    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
     /// Completes the object and makes it visible.
-    fn finish(self: Box<Self>) -> Result<ObjectInfo, StoreError>;
+    async fn finish(self: Box<Self>) -> Result<ObjectInfo, StoreError>;
+    /// Abandons the write and waits until nothing of it is left (a dropped writer cleans up
+    /// too, but in the background where that needs a request).
+    async fn abort(self: Box<Self>) {
+        drop(self);
+    }
 }
 
 /// One page of a listing.
@@ -122,31 +131,32 @@ impl StoreError {
 }
 
 /// Objects by bucket and key.
+#[async_trait]
 pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// What the store is, for logs: `memory`, `dir:/path`, ...
     fn describe(&self) -> String;
-    fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
-    fn get(
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
+    async fn get(
         &self,
         bucket: &str,
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<ObjectBody, StoreError>;
-    fn put(
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
         body: &[u8],
         options: &PutOptions,
     ) -> Result<ObjectInfo, StoreError>;
-    fn create(
+    async fn create(
         &self,
         bucket: &str,
         key: &str,
         options: &PutOptions,
     ) -> Result<Box<dyn ObjectWriter>, StoreError>;
     /// Keys starting with `prefix`, in byte order, after the token of the previous page.
-    fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
@@ -155,7 +165,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     ) -> Result<ListPage, StoreError>;
     /// Copies an object. With `replace`, the copy gets that content type and metadata (S3's
     /// `MetadataDirective: REPLACE`); without, the source's.
-    fn copy(
+    async fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
@@ -164,13 +174,22 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError>;
     /// Deleting a missing object succeeds, as in S3.
-    fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// Reads a whole body, for the host's own small objects (components, markers) and tests.
+pub async fn read_to_end(object: ObjectBody) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut body = object.body;
+    let mut bytes = Vec::with_capacity(object.info.size.try_into().unwrap_or(0).min(64 << 20));
+    body.read_to_end(&mut bytes).await?;
+    Ok(bytes)
 }
 
 /// Opens a store by name: `memory`, `dir:PATH` (a folder of buckets), `s3` (the standard
 /// AWS configuration) or `s3:ENDPOINT` (an S3-compatible server, such as
 /// `s3:http://127.0.0.1:9000`).
-pub fn open(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
+pub async fn open(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
     if spec == "memory" {
         return Ok(Arc::new(MemoryStore::new()));
     }
@@ -181,14 +200,14 @@ pub fn open(spec: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
         return Ok(Arc::new(store));
     }
     if spec == "s3" {
-        return Ok(Arc::new(S3Store::connect(None)?));
+        return Ok(Arc::new(S3Store::connect(None).await?));
     }
     if let Some(endpoint) = spec.strip_prefix("s3:") {
         anyhow::ensure!(
             endpoint.starts_with("http://") || endpoint.starts_with("https://"),
             "store s3: needs an endpoint URL, as s3:http://HOST:PORT"
         );
-        return Ok(Arc::new(S3Store::connect(Some(endpoint))?));
+        return Ok(Arc::new(S3Store::connect(Some(endpoint)).await?));
     }
     anyhow::bail!("unknown store {spec:?}: use dir:PATH, memory, s3 or s3:ENDPOINT")
 }

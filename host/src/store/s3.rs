@@ -1,17 +1,8 @@
 //! Objects in Amazon S3 or an S3-compatible server, through aws-sdk-s3.
 //!
-//! The [`ObjectStore`] trait is synchronous and the SDK is async: every call blocks its
-//! thread on a tokio runtime, the store's own (2 workers, built by [`S3Store::connect`]) or
-//! one it was given ([`S3Store::with_handle`], [`S3Store::from_env`]).
-//!
-//! **Which threads may call it.** Plugins call the store from their own threads, which have
-//! no runtime: the call simply blocks there. A blocking-pool thread (`spawn_blocking`) of a
-//! multi-thread runtime may call it too, and so may a worker of a multi-thread runtime (the
-//! call goes through `block_in_place`, which hands the worker's other tasks to another
-//! thread first). A thread inside a *current-thread* runtime cannot block on anything
-//! without stalling that runtime, so there every call fails with a `Backend` error naming
-//! the rule instead of panicking; this also refuses `spawn_blocking` threads of such a
-//! runtime, which cannot be told apart from its own.
+//! Every call is a future on the caller's tokio runtime: a plugin's time limit cancels it
+//! wherever it waits (connecting, sending, a server that never answers), and dropping an
+//! unfinished [`ObjectWriter`] aborts its multipart upload.
 //!
 //! Endpoints: the explicit one, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, else
 //! AWS. With an endpoint of its own, requests use path-style addresses
@@ -20,11 +11,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::io::{self, Read};
-use std::sync::Arc;
 
-use anyhow::Context as _;
+use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -33,9 +21,9 @@ use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective,
 };
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::runtime::Handle;
 
 use super::{
     ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError,
@@ -50,10 +38,6 @@ pub const PART_BYTES: usize = 8 << 20;
 
 /// S3's limit on the parts of one upload.
 const MAX_PARTS: i32 = 10_000;
-
-/// Worker threads of the runtime [`S3Store::connect`] builds. The workers only drive
-/// sockets; the blocking happens on the callers' threads, so two are plenty.
-const RUNTIME_WORKERS: usize = 2;
 
 /// Everything but RFC 3986's unreserved characters and `/` is percent-encoded in a copy
 /// source, as S3 expects (`+` literally means `+`, a space is `%20`).
@@ -106,74 +90,28 @@ impl S3Settings {
     }
 }
 
-/// Objects in S3. Cheap to share behind an `Arc`; one client serves every thread.
+/// Objects in S3. Cheap to share behind an `Arc`; one client serves every task.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
     /// The overridden endpoint, if any: for `describe` and error messages.
     endpoint: Option<String>,
-    blocker: Blocker,
 }
 
 impl S3Store {
     /// Connects with the standard AWS configuration and `endpoint` (see [`S3Settings`]).
-    /// Inside a tokio runtime, uses it; elsewhere builds a small runtime of its own.
-    pub fn connect(endpoint: Option<&str>) -> anyhow::Result<Self> {
+    pub async fn connect(endpoint: Option<&str>) -> anyhow::Result<Self> {
         Self::connect_with(S3Settings {
             endpoint: endpoint.map(str::to_owned),
             ..S3Settings::default()
         })
+        .await
     }
 
-    /// Connects with explicit settings; the runtime is chosen as by [`S3Store::connect`].
-    pub fn connect_with(settings: S3Settings) -> anyhow::Result<Self> {
-        let blocker = match Handle::try_current() {
-            Ok(handle) => Blocker::borrowed(handle),
-            Err(_) => Blocker::own_runtime()?,
-        };
-        Self::load(blocker, settings)
-    }
-
-    /// Connects on an existing runtime, for a front end that already runs one. Blocks while
-    /// the configuration loads (see the module docs for the threads that may do so).
-    pub fn with_handle(handle: Handle, endpoint: Option<&str>) -> anyhow::Result<Self> {
-        Self::connect_on(
-            handle,
-            S3Settings {
-                endpoint: endpoint.map(str::to_owned),
-                ..S3Settings::default()
-            },
-        )
-    }
-
-    /// Connects with explicit settings on an existing runtime (see [`S3Store::with_handle`]).
-    pub fn connect_on(handle: Handle, settings: S3Settings) -> anyhow::Result<Self> {
-        Self::load(Blocker::borrowed(handle), settings)
-    }
-
-    /// Connects from async code, on the current runtime.
-    pub async fn from_env(endpoint: Option<&str>) -> Self {
-        let settings = S3Settings {
-            endpoint: endpoint.map(str::to_owned),
-            ..S3Settings::default()
-        };
+    /// Connects with explicit settings.
+    pub async fn connect_with(settings: S3Settings) -> anyhow::Result<Self> {
         let (client, endpoint) = build_client(settings).await;
-        Self {
-            client,
-            endpoint,
-            blocker: Blocker::borrowed(Handle::current()),
-        }
-    }
-
-    fn load(blocker: Blocker, settings: S3Settings) -> anyhow::Result<Self> {
-        let (client, endpoint) = blocker
-            .block_on(build_client(settings))
-            .context("cannot load the AWS configuration")?;
-        Ok(Self {
-            client,
-            endpoint,
-            blocker,
-        })
+        Ok(Self { client, endpoint })
     }
 
     /// Where requests go, for messages.
@@ -250,6 +188,7 @@ impl S3Store {
     }
 }
 
+#[async_trait]
 impl ObjectStore for S3Store {
     fn describe(&self) -> String {
         match &self.endpoint {
@@ -258,13 +197,13 @@ impl ObjectStore for S3Store {
         }
     }
 
-    fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
-        self.blocker.block_on(self.head_async(bucket, key))?
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        self.head_async(bucket, key).await
     }
 
     /// Streams the object: the body is pulled from the connection as the caller reads.
     /// For a ranged read, `info.size` is the size of the whole object, not of the range.
-    fn get(
+    async fn get(
         &self,
         bucket: &str,
         key: &str,
@@ -276,9 +215,9 @@ impl ObjectStore for S3Store {
             .bucket(bucket)
             .key(key)
             .set_range(range.map(|r| format!("bytes={}-{}", r.first, r.last)));
-        let out = self
-            .blocker
-            .block_on(request.send())?
+        let out = request
+            .send()
+            .await
             .map_err(|err| self.error(err, bucket, key))?;
         let size = out
             .content_range()
@@ -293,19 +232,14 @@ impl ObjectStore for S3Store {
             last_modified: out.last_modified().and_then(rfc3339),
             metadata: metadata_of(out.metadata()),
         };
-        let body = BodyReader {
-            stream: out.body,
-            chunk: Bytes::new(),
-            blocker: self.blocker.clone(),
-            what: format!("{bucket}/{key}"),
-        };
+        // The body is pulled from the connection as the caller reads.
         Ok(ObjectBody {
             info,
-            body: Box::new(body),
+            body: Box::new(Box::pin(out.body.into_async_read())),
         })
     }
 
-    fn put(
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
@@ -313,11 +247,10 @@ impl ObjectStore for S3Store {
         options: &PutOptions,
     ) -> Result<ObjectInfo, StoreError> {
         let body = Bytes::copy_from_slice(body);
-        self.blocker
-            .block_on(self.put_async(bucket, key, body, options))?
+        self.put_async(bucket, key, body, options).await
     }
 
-    fn create(
+    async fn create(
         &self,
         bucket: &str,
         key: &str,
@@ -331,12 +264,13 @@ impl ObjectStore for S3Store {
             buffer: Vec::new(),
             upload: None,
             written: 0,
+            runtime: Handle::try_current().ok(),
         }))
     }
 
     /// Listings carry size, entity tag and date; S3 does not list content types or
     /// metadata, so those are empty.
-    fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
@@ -350,9 +284,9 @@ impl ObjectStore for S3Store {
             .prefix(prefix)
             .set_continuation_token(next.map(str::to_owned))
             .max_keys(i32::try_from(max).unwrap_or(i32::MAX));
-        let out = self
-            .blocker
-            .block_on(request.send())?
+        let out = request
+            .send()
+            .await
             .map_err(|err| self.error(err, bucket, prefix))?;
         let objects = out
             .contents()
@@ -380,7 +314,7 @@ impl ObjectStore for S3Store {
     /// A server-side copy (content type and metadata kept, or replaced by `replace`).
     /// Objects over 5 GiB need a multipart copy, which this does not do: S3 answers
     /// `InvalidRequest`.
-    fn copy(
+    async fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
@@ -388,7 +322,7 @@ impl ObjectStore for S3Store {
         to_key: &str,
         replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError> {
-        self.blocker.block_on(async {
+        {
             let mut request = self
                 .client
                 .copy_object()
@@ -417,13 +351,14 @@ impl ObjectStore for S3Store {
                     other => Err(other),
                 },
             }
-        })?
+        }
     }
 
-    fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let request = self.client.delete_object().bucket(bucket).key(key);
-        self.blocker
-            .block_on(request.send())?
+        request
+            .send()
+            .await
             .map(drop)
             .map_err(|err| self.error(err, bucket, key))
     }
@@ -457,112 +392,6 @@ async fn build_client(settings: S3Settings) -> (Client, Option<String>) {
     (Client::from_conf(config.build()), endpoint)
 }
 
-/// Runs futures to completion on the store's runtime from synchronous code.
-#[derive(Clone)]
-struct Blocker {
-    handle: Handle,
-    /// The runtime, when the store built its own; shared with open readers and writers so
-    /// that it outlives them.
-    owned: Option<Arc<OwnedRuntime>>,
-}
-
-impl fmt::Debug for Blocker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Blocker")
-            .field("owned", &self.owned.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Blocker {
-    fn borrowed(handle: Handle) -> Self {
-        Self {
-            handle,
-            owned: None,
-        }
-    }
-
-    fn own_runtime() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(RUNTIME_WORKERS)
-            .thread_name("s3plug-s3")
-            .enable_all()
-            .build()
-            .context("cannot start the S3 store's runtime")?;
-        Ok(Self {
-            handle: runtime.handle().clone(),
-            owned: Some(Arc::new(OwnedRuntime(Some(runtime)))),
-        })
-    }
-
-    /// Blocks the calling thread until `future` completes; see the module docs for which
-    /// threads may call it.
-    fn block_on<F: Future>(&self, future: F) -> Result<F::Output, StoreError> {
-        match Handle::try_current() {
-            Err(_) => Ok(self.handle.block_on(future)),
-            Ok(current) => match current.runtime_flavor() {
-                RuntimeFlavor::MultiThread => {
-                    Ok(tokio::task::block_in_place(|| self.handle.block_on(future)))
-                }
-                _ => Err(StoreError::Backend(
-                    "the s3 store blocks its caller and cannot be called from a \
-                     current-thread tokio runtime: call it from a plain thread"
-                        .into(),
-                )),
-            },
-        }
-    }
-}
-
-/// A runtime that is shut down without waiting, so that dropping the store is safe
-/// anywhere, even inside another runtime (where a plain drop panics).
-struct OwnedRuntime(Option<Runtime>);
-
-impl Drop for OwnedRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// An object's body, pulled from the connection chunk by chunk as it is read.
-struct BodyReader {
-    stream: ByteStream,
-    chunk: Bytes,
-    blocker: Blocker,
-    what: String,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        while self.chunk.is_empty() {
-            match self
-                .blocker
-                .block_on(self.stream.next())
-                .map_err(io::Error::other)?
-            {
-                None => return Ok(0),
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(err)) => {
-                    return Err(io::Error::other(format!(
-                        "reading {}: {}",
-                        self.what,
-                        DisplayErrorContext(&err)
-                    )));
-                }
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk[..n]);
-        self.chunk.advance(n);
-        Ok(n)
-    }
-}
-
 /// A multipart upload in progress.
 #[derive(Debug)]
 struct Upload {
@@ -582,11 +411,13 @@ struct S3Writer {
     buffer: Vec<u8>,
     upload: Option<Upload>,
     written: u64,
+    /// Where an upload dropped unfinished is aborted: the runtime it was created on.
+    runtime: Option<Handle>,
 }
 
 impl S3Writer {
     /// Starts the multipart upload; returns its id.
-    fn start_upload(&self) -> Result<String, StoreError> {
+    async fn start_upload(&self) -> Result<String, StoreError> {
         let store = &self.store;
         let (bucket, key) = (self.bucket.as_str(), self.key.as_str());
         let request = store
@@ -597,9 +428,9 @@ impl S3Writer {
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .set_content_type(self.options.content_type.clone())
             .set_metadata(metadata_map(&self.options.metadata));
-        let out = store
-            .blocker
-            .block_on(request.send())?
+        let out = request
+            .send()
+            .await
             .map_err(|err| store.error(err, bucket, key))?;
         out.upload_id()
             .map(str::to_owned)
@@ -607,11 +438,11 @@ impl S3Writer {
     }
 
     /// Uploads the buffer as the next part, starting the upload first if needed.
-    fn upload_part(&mut self) -> Result<&Upload, StoreError> {
+    async fn upload_part(&mut self) -> Result<&Upload, StoreError> {
         let upload = match self.upload.take() {
             Some(upload) => upload,
             None => Upload {
-                id: self.start_upload()?,
+                id: self.start_upload().await?,
                 parts: Vec::new(),
             },
         };
@@ -633,9 +464,9 @@ impl S3Writer {
             .part_number(number)
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .body(ByteStream::from(part));
-        let out = store
-            .blocker
-            .block_on(request.send())?
+        let out = request
+            .send()
+            .await
             .map_err(|err| store.error(err, bucket, key))?;
         upload.parts.push(
             CompletedPart::builder()
@@ -648,11 +479,12 @@ impl S3Writer {
     }
 }
 
+#[async_trait]
 impl ObjectWriter for S3Writer {
-    fn write(&mut self, mut chunk: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, mut chunk: &[u8]) -> Result<(), StoreError> {
         while !chunk.is_empty() {
             if self.buffer.len() == PART_BYTES {
-                self.upload_part()?;
+                self.upload_part().await?;
             }
             if self.buffer.capacity() == 0 {
                 self.buffer.reserve_exact(PART_BYTES);
@@ -665,19 +497,16 @@ impl ObjectWriter for S3Writer {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<ObjectInfo, StoreError> {
+    async fn finish(mut self: Box<Self>) -> Result<ObjectInfo, StoreError> {
         let store = self.store.clone();
         if self.upload.is_none() {
             let body = Bytes::from(std::mem::take(&mut self.buffer));
-            return store.blocker.block_on(store.put_async(
-                &self.bucket,
-                &self.key,
-                body,
-                &self.options,
-            ))?;
+            return store
+                .put_async(&self.bucket, &self.key, body, &self.options)
+                .await;
         }
         // The buffer holds at least one byte: a full one is uploaded only when more comes.
-        let upload = self.upload_part()?;
+        let upload = self.upload_part().await?;
         let (id, parts) = (upload.id.clone(), upload.parts.clone());
         let (bucket, key) = (self.bucket.as_str(), self.key.as_str());
         let request = store
@@ -691,22 +520,27 @@ impl ObjectWriter for S3Writer {
                     .set_parts(Some(parts))
                     .build(),
             );
-        let out = store
-            .blocker
-            .block_on(request.send())?
+        let out = request
+            .send()
+            .await
             .map_err(|err| store.error(err, bucket, key))?;
         let info = written_info(bucket, key, self.written, out.e_tag(), &self.options);
         // Complete: nothing for `drop` to abort.
         self.upload = None;
         Ok(info)
     }
+
+    async fn abort(mut self: Box<Self>) {
+        if let Some(abort) = self.abort_request() {
+            abort.await;
+        }
+    }
 }
 
-impl Drop for S3Writer {
-    fn drop(&mut self) {
-        let Some(upload) = self.upload.take() else {
-            return;
-        };
+impl S3Writer {
+    /// The request that aborts the unfinished upload, if one was started.
+    fn abort_request(&mut self) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let upload = self.upload.take()?;
         let request = self
             .store
             .client
@@ -714,20 +548,37 @@ impl Drop for S3Writer {
             .bucket(&self.bucket)
             .key(&self.key)
             .upload_id(&upload.id);
-        let aborted = match self.store.blocker.block_on(request.send()) {
-            Ok(sent) => sent
-                .map(drop)
-                .map_err(|err| self.store.error(err, &self.bucket, &self.key).to_string()),
-            Err(err) => Err(err.to_string()),
+        let (store, bucket, key) = (self.store.clone(), self.bucket.clone(), self.key.clone());
+        Some(async move {
+            if let Err(err) = request.send().await {
+                let err = store.error(err, &bucket, &key);
+                tracing::warn!(
+                    bucket = %bucket,
+                    key = %key,
+                    upload_id = %upload.id,
+                    error = %err,
+                    "cannot abort an unfinished multipart upload: its parts stay until a lifecycle rule removes them"
+                );
+            }
+        })
+    }
+}
+
+impl Drop for S3Writer {
+    /// An unfinished upload (the plugin failed, or ran out of time) is aborted in the
+    /// background on the runtime it was made on: `drop` cannot wait, and the parts of an
+    /// unfinished upload are never visible as an object meanwhile.
+    fn drop(&mut self) {
+        let Some(abort) = self.abort_request() else {
+            return;
         };
-        if let Err(err) = aborted {
-            tracing::warn!(
+        match self.runtime.clone().or_else(|| Handle::try_current().ok()) {
+            Some(runtime) => drop(runtime.spawn(abort)),
+            None => tracing::warn!(
                 bucket = %self.bucket,
                 key = %self.key,
-                upload_id = %upload.id,
-                error = %err,
-                "cannot abort an unfinished multipart upload: its parts stay until a lifecycle rule removes them"
-            );
+                "an unfinished multipart upload was dropped with no runtime to abort it on"
+            ),
         }
     }
 }
@@ -985,7 +836,7 @@ mod tests {
 
     /// A store aimed at a port where nothing listens: no request can succeed, and none
     /// leaves the machine.
-    fn unreachable_store() -> S3Store {
+    async fn unreachable_store() -> S3Store {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -998,53 +849,51 @@ mod tests {
                 secret_access_key: "testing".into(),
             }),
         })
+        .await
         .expect("the store connects lazily")
     }
 
-    #[test]
-    fn a_server_that_is_not_there_is_named_in_the_error() {
-        let store = unreachable_store();
+    #[tokio::test]
+    async fn a_server_that_is_not_there_is_named_in_the_error() {
+        let store = unreachable_store().await;
         assert!(store.describe().starts_with("s3:http://127.0.0.1:"));
-        let err = store.head("photos", "a.jpg").unwrap_err();
+        let err = store.head("photos", "a.jpg").await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Backend(why) if why.contains(&store.describe()[3..])),
             "{err:?}"
         );
     }
 
-    #[test]
-    fn runtime_threads_block_in_place_or_are_refused() {
-        let store = unreachable_store();
-        // A multi-thread runtime's worker: the call runs (and fails to connect), no panic.
-        let multi = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let worker_store = store.clone();
-        let err = multi
-            .block_on(async move {
-                tokio::spawn(async move { worker_store.head("photos", "a.jpg") }).await
-            })
-            .expect("the task ends")
-            .unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Backend(why) if why.contains("cannot reach")),
-            "{err:?}"
-        );
-        // A current-thread runtime: refused with the rule, no panic.
-        let current = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let err = current
-            .block_on(async { store.head("photos", "a.jpg") })
-            .unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Backend(why) if why.contains("current-thread")),
-            "{err:?}"
-        );
-        // Dropping the store (and its runtime) inside a runtime does not panic either.
-        current.block_on(async { drop(store) });
+    /// A server that accepts connections and never answers: a call waits until it is
+    /// cancelled, and cancelling it is immediate.
+    #[tokio::test]
+    async fn a_call_to_a_stalled_server_is_cancelled_by_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let store = S3Store::connect_with(S3Settings {
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            region: Some("us-east-1".into()),
+            credentials: Some(StaticCredentials {
+                access_key_id: "testing".into(),
+                secret_access_key: "testing".into(),
+            }),
+        })
+        .await
+        .unwrap();
+        let started = std::time::Instant::now();
+        let call = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            store.head("photos", "a.jpg"),
+        )
+        .await;
+        assert!(call.is_err(), "the stalled call returned: {call:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        held.abort();
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::eventgen::{self, Delivery, EventSpec, ObjectAction};
-use crate::store::{MemoryStore, ObjectStore, PutOptions, StoreError};
+use crate::store::{MemoryStore, PutOptions, StoreError};
 
 /// The region of shorthand events, as `s3plug event` defaults to.
 pub(crate) const DEFAULT_REGION: &str = "us-east-1";

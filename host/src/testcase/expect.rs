@@ -8,7 +8,7 @@ use super::capture::{Denial, LogLine, Seen};
 use super::report::Mismatch;
 use crate::guard::Lineage;
 use crate::outcome::{RecordOutcome, Status};
-use crate::store::{MemoryStore, ObjectStore};
+use crate::store::MemoryStore;
 
 /// The values of `status`.
 pub(crate) const STATUSES: &[&str] = &["ok", "failed", "unrouted", "ignored", "loop-stopped"];

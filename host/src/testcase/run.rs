@@ -40,6 +40,9 @@ impl TestFile {
 
     /// Runs the cases whose name contains `filter` (all without one), calling `each` with
     /// each case's report as soon as it is done. `Err` when the plugins do not load.
+    ///
+    /// Runs on a runtime of its own, on this thread: call it from synchronous code (a
+    /// `#[test]`, not a `#[tokio::test]`).
     pub fn run_cases(
         &self,
         filter: Option<&str>,
@@ -52,6 +55,13 @@ impl TestFile {
                 message: err.to_string(),
             })
         };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| TestFileError::Engine {
+                path: path.clone(),
+                message: format!("cannot start a runtime: {err}"),
+            })?;
         let store = Arc::new(CaseStore::new(seeded()?));
         // One call at a time, in event order: writes, logs and denials then happen in the
         // same order on every run. Everything else is the configuration as written.
@@ -64,7 +74,13 @@ impl TestFile {
                     message: format!("{err:#}"),
                 }
             })?;
-        let pipeline = Pipeline::new(&engine, &config, store.clone(), self.cache.as_ref())
+        let pipeline = runtime
+            .block_on(Pipeline::new(
+                &engine,
+                &config,
+                store.clone(),
+                self.cache.as_ref(),
+            ))
             .map_err(|source| TestFileError::Plugin {
                 path: path.clone(),
                 source,
@@ -85,7 +101,7 @@ impl TestFile {
             store.replace(seeded()?);
             capture.take();
             let mut run = tracing::dispatcher::with_default(&dispatch, || {
-                run_case(&pipeline, &store.current(), case)
+                runtime.block_on(run_case(&pipeline, &store.current(), case))
             });
             run.seen = capture.take();
             let case_report = CaseReport {
@@ -102,7 +118,7 @@ impl TestFile {
 
 /// Sends a case's events, one after the other; with `follow_writes`, each event is
 /// followed by the events of what it wrote, breadth first, before the next event of the case.
-fn run_case(pipeline: &Pipeline, store: &MemoryStore, case: &Case) -> CaseRun {
+async fn run_case(pipeline: &Pipeline, store: &MemoryStore, case: &Case) -> CaseRun {
     let mut run = CaseRun {
         store: store.clone(),
         ..CaseRun::default()
@@ -130,7 +146,7 @@ fn run_case(pipeline: &Pipeline, store: &MemoryStore, case: &Case) -> CaseRun {
             // After the event's own change to the store (an upload, a delete), before the
             // plugins': only what they write is followed.
             let before = case.follow_writes.then(|| snapshot(store));
-            let outcomes = pipeline.process(&decoded);
+            let outcomes = pipeline.process(&decoded).await;
             run.outcomes
                 .extend(outcomes.into_iter().map(|outcome| EventOutcome {
                     event: this,
@@ -233,54 +249,55 @@ impl CaseStore {
     }
 }
 
+#[async_trait::async_trait]
 impl ObjectStore for CaseStore {
     fn describe(&self) -> String {
         "memory".to_owned()
     }
 
-    fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
-        self.current().head(bucket, key)
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        ObjectStore::head(&self.current(), bucket, key).await
     }
 
-    fn get(
+    async fn get(
         &self,
         bucket: &str,
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<ObjectBody, StoreError> {
-        self.current().get(bucket, key, range)
+        ObjectStore::get(&self.current(), bucket, key, range).await
     }
 
-    fn put(
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
         body: &[u8],
         options: &PutOptions,
     ) -> Result<ObjectInfo, StoreError> {
-        self.current().put(bucket, key, body, options)
+        ObjectStore::put(&self.current(), bucket, key, body, options).await
     }
 
-    fn create(
+    async fn create(
         &self,
         bucket: &str,
         key: &str,
         options: &PutOptions,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        self.current().create(bucket, key, options)
+        ObjectStore::create(&self.current(), bucket, key, options).await
     }
 
-    fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
         next: Option<&str>,
         max: u32,
     ) -> Result<ListPage, StoreError> {
-        self.current().list(bucket, prefix, next, max)
+        ObjectStore::list(&self.current(), bucket, prefix, next, max).await
     }
 
-    fn copy(
+    async fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
@@ -288,11 +305,18 @@ impl ObjectStore for CaseStore {
         to_key: &str,
         replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError> {
-        self.current()
-            .copy(from_bucket, from_key, to_bucket, to_key, replace)
+        ObjectStore::copy(
+            &self.current(),
+            from_bucket,
+            from_key,
+            to_bucket,
+            to_key,
+            replace,
+        )
+        .await
     }
 
-    fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.current().delete(bucket, key)
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        ObjectStore::delete(&self.current(), bucket, key).await
     }
 }

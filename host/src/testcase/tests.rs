@@ -14,7 +14,7 @@ use super::report::{CaseReport, Mismatch, Report};
 use super::{TestFile, TestFileError};
 use crate::config::ConfigError;
 use crate::outcome::{FailureKind, RecordOutcome, Status, UsageReport};
-use crate::store::{MemoryStore, ObjectStore, PutOptions, etag_of};
+use crate::store::{MemoryStore, PutOptions, etag_of};
 
 const PLUGIN: &str = r#"
 [[plugin]]

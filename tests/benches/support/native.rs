@@ -5,10 +5,11 @@
 //! configuration's triggers, [`RecordOutcome`]), runs the same number of calls at once as
 //! `[host] concurrency` says, and does what the test guest's `noop` and `upper` modes do.
 
-use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use s3plug::Config;
 use s3plug::event::{DecodedEvent, ItemKind, S3Record};
@@ -40,7 +41,7 @@ impl NativeHandler {
         }
     }
 
-    fn handle(
+    async fn handle(
         &self,
         objects: &dyn ObjectStore,
         record: &S3Record,
@@ -55,23 +56,26 @@ impl NativeHandler {
         match self {
             Self::Noop => Ok((None, usage)),
             Self::Upper { out_prefix } => {
-                let mut object = objects.get(&record.bucket, &record.key, None)?;
+                let mut object = objects.get(&record.bucket, &record.key, None).await?;
                 let target = format!("{out_prefix}{}", record.key);
-                let mut writer = objects.create(&record.bucket, &target, &PutOptions::default())?;
+                let mut writer = objects
+                    .create(&record.bucket, &target, &PutOptions::default())
+                    .await?;
                 usage.writes = 1;
                 let mut chunk = vec![0; UPPER_CHUNK_BYTES];
                 loop {
                     let n = read_full(&mut object.body, &mut chunk)
+                        .await
                         .map_err(|err| StoreError::Backend(err.to_string()))?;
                     if n == 0 {
                         break;
                     }
                     chunk[..n].make_ascii_uppercase();
-                    writer.write(&chunk[..n])?;
+                    writer.write(&chunk[..n]).await?;
                     usage.bytes_read += n as u64;
                     usage.bytes_written += n as u64;
                 }
-                writer.finish()?;
+                writer.finish().await?;
                 let message = format!("uppercased {} bytes", usage.bytes_read);
                 Ok((Some(message), usage))
             }
@@ -80,10 +84,13 @@ impl NativeHandler {
 }
 
 /// Fills `buf` as far as the body goes, like the host's reader does for a guest.
-fn read_full(body: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_full(
+    body: &mut (dyn AsyncRead + Send + Unpin),
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match body.read(&mut buf[filled..]) {
+        match body.read(&mut buf[filled..]).await {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
@@ -93,20 +100,20 @@ fn read_full(body: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// The pipeline with native handlers in place of plugins.
-#[derive(Debug)]
+/// The pipeline with native handlers in place of plugins. Cheap to clone, as the pipeline.
+#[derive(Debug, Clone)]
 pub struct NativePipeline {
-    routes: RouteTable,
-    handlers: Vec<(String, NativeHandler)>,
+    routes: Arc<RouteTable>,
+    handlers: Arc<Vec<(String, NativeHandler)>>,
     objects: Arc<dyn ObjectStore>,
     concurrency: usize,
 }
 
 /// One (record, handler) call to make.
-struct Job<'a> {
+struct Job {
     slot: usize,
     record_index: usize,
-    record: &'a S3Record,
+    record: S3Record,
     handler: usize,
 }
 
@@ -125,18 +132,18 @@ impl NativePipeline {
             })
             .collect();
         Self {
-            routes,
-            handlers,
+            routes: Arc::new(routes),
+            handlers: Arc::new(handlers),
             objects,
             concurrency: config.host.concurrency,
         }
     }
 
-    /// Every (record, handler) in event order, then config order; calls run on up to
-    /// `concurrency` threads, as in the pipeline.
-    pub fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
+    /// Every (record, handler) in event order, then config order; calls run in up to
+    /// `concurrency` tasks on the runtime, as in the pipeline.
+    pub async fn process(&self, event: &DecodedEvent) -> Vec<RecordOutcome> {
         let mut outcomes: Vec<Option<RecordOutcome>> = Vec::new();
-        let mut jobs = Vec::new();
+        let mut jobs = VecDeque::new();
         for (index, item) in event.items.iter().enumerate() {
             let ItemKind::Record(record) = &item.kind else {
                 outcomes.push(Some(blank(index, None, Status::Ignored)));
@@ -146,10 +153,10 @@ impl NativePipeline {
             let mut routed = false;
             for handler in self.routes.plugins_for(record) {
                 routed = true;
-                jobs.push(Job {
+                jobs.push_back(Job {
                     slot: outcomes.len(),
                     record_index: index,
-                    record,
+                    record: record.clone(),
                     handler,
                 });
                 outcomes.push(None);
@@ -158,40 +165,44 @@ impl NativePipeline {
                 outcomes.push(Some(blank(index, Some(record), Status::Unrouted)));
             }
         }
-        let finished = Mutex::new(outcomes);
-        let run = |job: &Job<'_>| {
-            let outcome = self.run_job(job);
-            finished.lock().unwrap_or_else(PoisonError::into_inner)[job.slot] = Some(outcome);
-        };
         let workers = self.concurrency.min(jobs.len());
         if workers <= 1 {
-            jobs.iter().for_each(run);
+            while let Some(job) = jobs.pop_front() {
+                outcomes[job.slot] = Some(self.run_job(&job).await);
+            }
         } else {
-            let next = AtomicUsize::new(0);
-            std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(|| {
-                        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            run(job);
-                        }
-                    });
+            let queue = Arc::new(Mutex::new(jobs));
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..workers {
+                let (twin, queue) = (self.clone(), queue.clone());
+                tasks.spawn(async move {
+                    let mut done = Vec::new();
+                    loop {
+                        let job = queue
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .pop_front();
+                        let Some(job) = job else { break };
+                        done.push((job.slot, twin.run_job(&job).await));
+                    }
+                    done
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                for (slot, outcome) in done.expect("a native call does not panic") {
+                    outcomes[slot] = Some(outcome);
                 }
-            });
+            }
         }
-        finished
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .into_iter()
-            .flatten()
-            .collect()
+        outcomes.into_iter().flatten().collect()
     }
 
-    fn run_job(&self, job: &Job<'_>) -> RecordOutcome {
+    async fn run_job(&self, job: &Job) -> RecordOutcome {
         let started = Instant::now();
         let (name, handler) = &self.handlers[job.handler];
-        let mut outcome = blank(job.record_index, Some(job.record), Status::Failed);
+        let mut outcome = blank(job.record_index, Some(&job.record), Status::Failed);
         outcome.plugin = Some(name.clone());
-        match handler.handle(self.objects.as_ref(), job.record) {
+        match handler.handle(self.objects.as_ref(), &job.record).await {
             Ok((message, usage)) => {
                 outcome.status = Status::Ok;
                 outcome.outcome = Some("processed");

@@ -49,9 +49,9 @@ fn run(args: &[String]) -> anyhow::Result<bool> {
     let config = Config::load(&PathBuf::from(value("--config")?))?;
     let payload = std::fs::read(value("--event")?).context("cannot read the event")?;
     let decoded = s3plug::event::decode(&payload).context("bad event")?;
-    let objects = s3plug::store::open(value("--store")?)?;
+    let objects = s3plug_tests::block_on(s3plug::store::open(value("--store")?))?;
     let pipeline = NativePipeline::new(&config, objects);
-    let outcomes = pipeline.process(&decoded);
+    let outcomes = s3plug_tests::block_on(pipeline.process(&decoded));
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&super::report(&outcomes))?;
     stdout.flush()?;

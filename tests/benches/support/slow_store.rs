@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use s3plug::store::{
     ByteRange, ListPage, ObjectBody, ObjectInfo, ObjectStore, ObjectWriter, PutOptions, StoreError,
 };
@@ -21,55 +23,56 @@ impl SlowStore {
     }
 }
 
+#[async_trait]
 impl ObjectStore for SlowStore {
     fn describe(&self) -> String {
         format!("slow({}, {:?} per get)", self.inner.describe(), self.delay)
     }
 
-    fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
-        self.inner.head(bucket, key)
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        self.inner.head(bucket, key).await
     }
 
-    fn get(
+    async fn get(
         &self,
         bucket: &str,
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<ObjectBody, StoreError> {
-        std::thread::sleep(self.delay);
-        self.inner.get(bucket, key, range)
+        tokio::time::sleep(self.delay).await;
+        self.inner.get(bucket, key, range).await
     }
 
-    fn put(
+    async fn put(
         &self,
         bucket: &str,
         key: &str,
         body: &[u8],
         options: &PutOptions,
     ) -> Result<ObjectInfo, StoreError> {
-        self.inner.put(bucket, key, body, options)
+        self.inner.put(bucket, key, body, options).await
     }
 
-    fn create(
+    async fn create(
         &self,
         bucket: &str,
         key: &str,
         options: &PutOptions,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        self.inner.create(bucket, key, options)
+        self.inner.create(bucket, key, options).await
     }
 
-    fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
         next: Option<&str>,
         max: u32,
     ) -> Result<ListPage, StoreError> {
-        self.inner.list(bucket, prefix, next, max)
+        self.inner.list(bucket, prefix, next, max).await
     }
 
-    fn copy(
+    async fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
@@ -79,9 +82,10 @@ impl ObjectStore for SlowStore {
     ) -> Result<ObjectInfo, StoreError> {
         self.inner
             .copy(from_bucket, from_key, to_bucket, to_key, replace)
+            .await
     }
 
-    fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(bucket, key)
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(bucket, key).await
     }
 }

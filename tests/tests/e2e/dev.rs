@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use s3plug::store::{ObjectStore, PutOptions};
 use s3plug_tests::dev::DevServer;
-use s3plug_tests::{TESTGUEST, THUMBNAIL, repo_root};
+use s3plug_tests::{TESTGUEST, THUMBNAIL, block_on, repo_root};
 use serde_json::Value;
 
 /// A config file in `dir`, and a `data` folder beside it for the buckets.
@@ -85,9 +85,11 @@ fn plugin_writes_trigger_further_routes_until_the_loop_guard_stops_them() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The two-plugin cycle of the loop tests, each allowed 3 writes deep.
     let dev = dev_with(dir.path(), &crate::loops::chain(Some(3), Some(3)));
-    dev.store()
-        .put("loop", "a/x", b"payload", &PutOptions::default())
-        .expect("uploaded");
+    block_on(
+        dev.store()
+            .put("loop", "a/x", b"payload", &PutOptions::default()),
+    )
+    .expect("uploaded");
     // a (depth 0) → b (1) → a (2) → b at depth 3: stopped, and nothing after it.
     for (key, plugin, expected) in [
         ("a/x", "a", "ok"),
@@ -108,10 +110,8 @@ fn plugin_writes_trigger_further_routes_until_the_loop_guard_stops_them() {
     }
     let after = dev.lines_until_quiet(Duration::from_millis(1500));
     assert!(after.is_empty(), "nothing runs after the stop: {after:#?}");
-    let deepest = dev
-        .store()
-        .head("loop", "b/a/b/a/x")
-        .expect("the third write is there");
+    let deepest =
+        block_on(dev.store().head("loop", "b/a/b/a/x")).expect("the third write is there");
     let depth = deepest
         .metadata
         .iter()
@@ -169,9 +169,11 @@ config = {{ mode = "echo" }}
     );
 
     // A small object, which the CLI copies with CopyObject (a large one, part by part).
-    dev.store()
-        .put("inbox", "small.txt", b"small", &PutOptions::default())
-        .expect("uploaded");
+    block_on(
+        dev.store()
+            .put("inbox", "small.txt", b"small", &PutOptions::default()),
+    )
+    .expect("uploaded");
     let put = dev.outcome("inbox", "small.txt", Some("echo"));
     assert_eq!(put["event"], "ObjectCreated:Put", "{put:#}");
     dev.aws(&[
@@ -205,9 +207,11 @@ write = ["photos/out/"]
 "#
         ),
     );
-    dev.store()
-        .put("photos", "write-outside/x", b"x", &PutOptions::default())
-        .expect("uploaded");
+    block_on(
+        dev.store()
+            .put("photos", "write-outside/x", b"x", &PutOptions::default()),
+    )
+    .expect("uploaded");
     let line = dev.outcome("photos", "write-outside/x", Some("sneaky"));
     assert_eq!(status(&line), "failed", "{line:#}");
     assert_eq!(line["reason"], "denied", "{line:#}");
@@ -234,9 +238,7 @@ fn a_changed_config_or_rebuilt_plugin_is_reloaded_and_a_broken_one_is_not() {
     let config_path = dir.path().join("s3plug.toml");
     let dev = dev_with(dir.path(), &config("echo"));
     let upload = |key: &str| {
-        dev.store()
-            .put("inbox", key, b"x", &PutOptions::default())
-            .expect("uploaded");
+        block_on(dev.store().put("inbox", key, b"x", &PutOptions::default())).expect("uploaded");
         dev.outcome("inbox", key, Some("p"))
     };
     let echoed = upload("in/a");
@@ -303,9 +305,11 @@ fn spinning(dir: &Path, timeout_ms: u32) -> DevServer {
 
 /// Uploads `loop/x`, and waits until its plugin call has surely begun.
 fn start_spinning(dev: &DevServer) {
-    dev.store()
-        .put("inbox", "loop/x", b"x", &PutOptions::default())
-        .expect("uploaded");
+    block_on(
+        dev.store()
+            .put("inbox", "loop/x", b"x", &PutOptions::default()),
+    )
+    .expect("uploaded");
     std::thread::sleep(Duration::from_millis(300));
 }
 

@@ -6,7 +6,6 @@ use s3plug::outcome::{FailureKind, RecordOutcome, Status};
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, outcome_of, s3_event};
 
 fn metadata(h: &Harness, key: &str) -> Vec<(String, String)> {
-    use s3plug::store::ObjectStore;
     h.store
         .head("loop", key)
         .unwrap_or_else(|err| panic!("{key}: {err}"))

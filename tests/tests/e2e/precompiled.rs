@@ -132,19 +132,19 @@ fn plugins_run_the_same_without_the_pooling_allocator() {
     let text = config(Path::new(TESTGUEST)) + "limits = { timeout_ms = 200 }\n";
     let config = s3plug::Config::parse(&text, "s3plug.toml", dir.path()).expect("valid");
     let store = s3plug::store::MemoryStore::new();
-    let pipeline = s3plug::Pipeline::new(
+    let pipeline = s3plug_tests::block_on(s3plug::Pipeline::new(
         &engine,
         &config,
         std::sync::Arc::new(store),
         Some(&s3plug_tests::compile_cache()),
-    )
+    ))
     .expect("loads");
     let event = s3plug::event::decode_value(s3_event(&[
         RawRecord::put("inbox", "echo/x"),
         RawRecord::put("inbox", "loop/x"),
     ]))
     .expect("decodes");
-    let outcomes = pipeline.process(&event);
+    let outcomes = s3plug_tests::block_on(pipeline.process(&event));
     assert_eq!(
         outcome_of(&outcomes, 0, "guest").status,
         Status::Ok,

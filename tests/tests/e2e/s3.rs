@@ -14,8 +14,8 @@ use s3plug::store::{ByteRange, ObjectStore, PART_BYTES, PutOptions, S3Store, Sto
 use s3plug::{Config, Pipeline, event};
 use s3plug_tests::moto::MotoServer;
 use s3plug_tests::{
-    COMPILE_CACHE, RawRecord, TESTGUEST, THUMBNAIL, compile_cache, engine, json_lines, outcome_of,
-    repo_root, s3_event, s3plug_bin, stderr_text as stderr,
+    BlockingRead, COMPILE_CACHE, RawRecord, TESTGUEST, THUMBNAIL, block_on, compile_cache, engine,
+    json_lines, outcome_of, repo_root, s3_event, s3plug_bin, stderr_text as stderr,
 };
 use serde_json::Value;
 
@@ -31,18 +31,16 @@ fn moto_with(buckets: &[&str]) -> (MotoServer, S3Store) {
 
 fn read_all(store: &dyn ObjectStore, bucket: &str, key: &str, range: Option<ByteRange>) -> Vec<u8> {
     let mut out = Vec::new();
-    store
-        .get(bucket, key, range)
-        .unwrap_or_else(|err| panic!("get {bucket}/{key}: {err}"))
-        .body
+    let object = block_on(store.get(bucket, key, range))
+        .unwrap_or_else(|err| panic!("get {bucket}/{key}: {err}"));
+    BlockingRead(object.body)
         .read_to_end(&mut out)
         .unwrap_or_else(|err| panic!("reading {bucket}/{key}: {err}"));
     out
 }
 
 fn keys_of(store: &dyn ObjectStore, bucket: &str, prefix: &str) -> Vec<String> {
-    store
-        .list(bucket, prefix, None, 1000)
+    block_on(store.list(bucket, prefix, None, 1000))
         .unwrap_or_else(|err| panic!("list {bucket}/{prefix}: {err}"))
         .objects
         .into_iter()
@@ -78,8 +76,7 @@ fn write_pattern(
     seed: u64,
     len: usize,
 ) -> s3plug::store::ObjectInfo {
-    let mut writer = store
-        .create(bucket, key, &PutOptions::default())
+    let mut writer = block_on(store.create(bucket, key, &PutOptions::default()))
         .unwrap_or_else(|err| panic!("create {bucket}/{key}: {err}"));
     let mut pattern = Pattern::new(seed);
     let mut chunk = vec![0; MIB];
@@ -87,22 +84,20 @@ fn write_pattern(
     while left > 0 {
         let n = left.min(MIB);
         pattern.fill(&mut chunk[..n]);
-        writer
-            .write(&chunk[..n])
+        block_on(writer.write(&chunk[..n]))
             .unwrap_or_else(|err| panic!("write {bucket}/{key}: {err}"));
         left -= n;
     }
-    writer
-        .finish()
-        .unwrap_or_else(|err| panic!("finish {bucket}/{key}: {err}"))
+    block_on(writer.finish()).unwrap_or_else(|err| panic!("finish {bucket}/{key}: {err}"))
 }
 
 /// Streams an object back and checks it is exactly `len` pattern bytes.
 fn assert_pattern(store: &dyn ObjectStore, bucket: &str, key: &str, seed: u64, len: usize) {
-    let mut body = store
-        .get(bucket, key, None)
-        .unwrap_or_else(|err| panic!("get {bucket}/{key}: {err}"))
-        .body;
+    let mut body = BlockingRead(
+        block_on(store.get(bucket, key, None))
+            .unwrap_or_else(|err| panic!("get {bucket}/{key}: {err}"))
+            .body,
+    );
     let mut pattern = Pattern::new(seed);
     let (mut expected, mut actual) = (vec![0; MIB], vec![0; MIB]);
     let mut offset = 0;
@@ -133,9 +128,7 @@ fn put_head_get_ranges_metadata_and_errors() {
         metadata: vec![("Origin".into(), "test".into())],
     };
     let key = "in/a b+c é.txt";
-    let put = store
-        .put("photos", key, b"0123456789", &options)
-        .expect("put");
+    let put = block_on(store.put("photos", key, b"0123456789", &options)).expect("put");
     assert_eq!(put.size, 10);
     let etag = put.etag.clone().expect("an entity tag");
     assert!(
@@ -143,7 +136,7 @@ fn put_head_get_ranges_metadata_and_errors() {
         "a single put's tag is an MD5, unquoted: {etag:?}"
     );
 
-    let head = store.head("photos", key).expect("head");
+    let head = block_on(store.head("photos", key)).expect("head");
     assert_eq!(head.size, 10);
     assert_eq!(head.etag, put.etag);
     assert_eq!(head.content_type.as_deref(), Some("text/plain"));
@@ -154,18 +147,18 @@ fn put_head_get_ranges_metadata_and_errors() {
         "{modified:?} is not RFC 3339 in UTC"
     );
 
-    let whole = store.get("photos", key, None).expect("get");
+    let whole = block_on(store.get("photos", key, None)).expect("get");
     assert_eq!(whole.info.content_type.as_deref(), Some("text/plain"));
     assert_eq!(whole.info.metadata, head.metadata);
     assert_eq!(read_all(&store, "photos", key, None), b"0123456789");
 
     let range = |first, last| Some(ByteRange { first, last });
-    let ranged = store.get("photos", key, range(2, 5)).expect("ranged get");
+    let ranged = block_on(store.get("photos", key, range(2, 5))).expect("ranged get");
     assert_eq!(ranged.info.size, 10, "the size is the whole object's");
     assert_eq!(read_all(&store, "photos", key, range(2, 5)), b"2345");
     assert_eq!(read_all(&store, "photos", key, range(8, 100)), b"89");
     assert_eq!(
-        store.get("photos", key, range(10, 12)).unwrap_err(),
+        block_on(store.get("photos", key, range(10, 12))).unwrap_err(),
         StoreError::InvalidRange
     );
 
@@ -173,19 +166,32 @@ fn put_head_get_ranges_metadata_and_errors() {
         bucket: "photos".into(),
         key: "nope".into(),
     };
-    assert_eq!(store.head("photos", "nope").unwrap_err(), missing);
-    assert_eq!(store.get("photos", "nope", None).unwrap_err(), missing);
-    let no_bucket = StoreError::NoSuchBucket("nobucket".into());
-    assert_eq!(store.head("nobucket", "x").unwrap_err(), no_bucket);
-    assert_eq!(store.get("nobucket", "x", None).unwrap_err(), no_bucket);
+    assert_eq!(block_on(store.head("photos", "nope")).unwrap_err(), missing);
     assert_eq!(
-        store
-            .put("nobucket", "x", b"x", &PutOptions::default())
-            .unwrap_err(),
+        block_on(store.get("photos", "nope", None)).unwrap_err(),
+        missing
+    );
+    let no_bucket = StoreError::NoSuchBucket("nobucket".into());
+    assert_eq!(
+        block_on(store.head("nobucket", "x")).unwrap_err(),
         no_bucket
     );
-    assert_eq!(store.list("nobucket", "", None, 10).unwrap_err(), no_bucket);
-    assert_eq!(store.delete("nobucket", "x").unwrap_err(), no_bucket);
+    assert_eq!(
+        block_on(store.get("nobucket", "x", None)).unwrap_err(),
+        no_bucket
+    );
+    assert_eq!(
+        block_on(store.put("nobucket", "x", b"x", &PutOptions::default())).unwrap_err(),
+        no_bucket
+    );
+    assert_eq!(
+        block_on(store.list("nobucket", "", None, 10)).unwrap_err(),
+        no_bucket
+    );
+    assert_eq!(
+        block_on(store.delete("nobucket", "x")).unwrap_err(),
+        no_bucket
+    );
     assert_eq!(store.describe(), format!("s3:{}", moto.endpoint()));
 }
 
@@ -197,19 +203,17 @@ fn streaming_writes_are_one_put_up_to_a_part_and_multipart_beyond() {
         metadata: vec![("kind".into(), "big".into())],
     };
 
-    let mut small = store
-        .create("photos", "small.txt", &options)
-        .expect("create");
-    small.write(b"hello ").expect("write");
-    small.write(b"world").expect("write");
+    let mut small = block_on(store.create("photos", "small.txt", &options)).expect("create");
+    block_on(small.write(b"hello ")).expect("write");
+    block_on(small.write(b"world")).expect("write");
     assert!(
         matches!(
-            store.head("photos", "small.txt"),
+            block_on(store.head("photos", "small.txt")),
             Err(StoreError::NotFound { .. })
         ),
         "visible before finish"
     );
-    let info = small.finish().expect("finish");
+    let info = block_on(small.finish()).expect("finish");
     assert_eq!(info.size, 11);
     assert!(
         info.etag.as_deref().is_some_and(|t| !t.contains('-')),
@@ -220,7 +224,9 @@ fn streaming_writes_are_one_put_up_to_a_part_and_multipart_beyond() {
         b"hello world"
     );
     assert_eq!(
-        store.head("photos", "small.txt").expect("head").metadata,
+        block_on(store.head("photos", "small.txt"))
+            .expect("head")
+            .metadata,
         [("kind".to_owned(), "big".to_owned())]
     );
 
@@ -234,33 +240,31 @@ fn streaming_writes_are_one_put_up_to_a_part_and_multipart_beyond() {
 
     // Two and a half parts: a multipart upload of three parts (S3's tag says how many).
     let len = 2 * PART_BYTES + PART_BYTES / 2 + 3;
-    let mut writer = store
-        .create("photos", "large.bin", &options)
-        .expect("create");
+    let mut writer = block_on(store.create("photos", "large.bin", &options)).expect("create");
     let mut pattern = Pattern::new(2);
     let mut chunk = vec![0; MIB];
     let mut left = len;
     while left > 0 {
         let n = left.min(MIB);
         pattern.fill(&mut chunk[..n]);
-        writer.write(&chunk[..n]).expect("write");
+        block_on(writer.write(&chunk[..n])).expect("write");
         left -= n;
     }
     assert!(
         matches!(
-            store.head("photos", "large.bin"),
+            block_on(store.head("photos", "large.bin")),
             Err(StoreError::NotFound { .. })
         ),
         "visible before finish"
     );
     assert_eq!(moto.pending_uploads("photos"), ["large.bin"]);
-    let info = writer.finish().expect("finish");
+    let info = block_on(writer.finish()).expect("finish");
     assert_eq!(info.size, len as u64);
     assert!(
         info.etag.as_deref().is_some_and(|t| t.ends_with("-3")),
         "three parts: {info:?}"
     );
-    let head = store.head("photos", "large.bin").expect("head");
+    let head = block_on(store.head("photos", "large.bin")).expect("head");
     assert_eq!(head.size, len as u64);
     assert_eq!(
         head.content_type.as_deref(),
@@ -274,30 +278,45 @@ fn streaming_writes_are_one_put_up_to_a_part_and_multipart_beyond() {
 #[test]
 fn unfinished_writes_leave_no_object_and_no_upload() {
     let (moto, store) = moto_with(&["photos"]);
-    let mut small = store
-        .create("photos", "aborted-small.bin", &PutOptions::default())
+    let mut small = block_on(store.create("photos", "aborted-small.bin", &PutOptions::default()))
         .expect("create");
-    small.write(b"partial").expect("write");
+    block_on(small.write(b"partial")).expect("write");
     drop(small);
 
-    let mut large = store
-        .create("photos", "aborted-large.bin", &PutOptions::default())
+    let mut large = block_on(store.create("photos", "aborted-large.bin", &PutOptions::default()))
         .expect("create");
     let chunk = vec![7; MIB];
     for _ in 0..(PART_BYTES / MIB + 1) {
-        large.write(&chunk).expect("write");
+        block_on(large.write(&chunk)).expect("write");
     }
     assert_eq!(
         moto.pending_uploads("photos"),
         ["aborted-large.bin"],
         "past one part, the multipart upload has begun"
     );
-    drop(large);
-
+    block_on(large.abort());
     assert!(
         moto.pending_uploads("photos").is_empty(),
         "the upload was aborted"
     );
+
+    // A writer dropped unfinished (a call cancelled at its deadline) aborts in the
+    // background, on the runtime it was made on.
+    let mut dropped = block_on(store.create("photos", "dropped-large.bin", &PutOptions::default()))
+        .expect("create");
+    for _ in 0..(PART_BYTES / MIB + 1) {
+        block_on(dropped.write(&chunk)).expect("write");
+    }
+    assert_eq!(moto.pending_uploads("photos"), ["dropped-large.bin"]);
+    drop(dropped);
+    let waited = Instant::now();
+    while !moto.pending_uploads("photos").is_empty() {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "a dropped writer's upload was never aborted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(keys_of(&store, "photos", "").is_empty());
 }
 
@@ -305,17 +324,15 @@ fn unfinished_writes_leave_no_object_and_no_upload() {
 fn listing_pages_through_continuation_tokens() {
     let (_moto, store) = moto_with(&["photos"]);
     for key in ["a/1", "a/2", "a/3", "b/1", "a0"] {
-        store
-            .put("photos", key, key.as_bytes(), &PutOptions::default())
-            .expect("put");
+        block_on(store.put("photos", key, key.as_bytes(), &PutOptions::default())).expect("put");
     }
-    let page = store.list("photos", "a/", None, 2).expect("list");
+    let page = block_on(store.list("photos", "a/", None, 2)).expect("list");
     let keys: Vec<_> = page.objects.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(keys, ["a/1", "a/2"]);
     assert!(page.objects.iter().all(|o| o.size == 3 && o.etag.is_some()));
     assert!(page.objects.iter().all(|o| o.last_modified.is_some()));
     let next = page.next.expect("more to come");
-    let rest = store.list("photos", "a/", Some(&next), 2).expect("list");
+    let rest = block_on(store.list("photos", "a/", Some(&next), 2)).expect("list");
     let keys: Vec<_> = rest.objects.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(keys, ["a/3"]);
     assert_eq!(rest.next, None);
@@ -338,10 +355,8 @@ fn copies_keep_metadata_and_survive_tricky_keys() {
         ("100% & ?#=;,.txt", "plus+only"),
         ("日本語/ファイル.txt", "a%2Fb"),
     ] {
-        store
-            .put("photos", from, from.as_bytes(), &options)
-            .expect("put");
-        let copied = store.copy("photos", from, "other", to, None).expect("copy");
+        block_on(store.put("photos", from, from.as_bytes(), &options)).expect("put");
+        let copied = block_on(store.copy("photos", from, "other", to, None)).expect("copy");
         assert_eq!(copied.key, to);
         assert_eq!(copied.size, from.len() as u64, "{from:?}");
         assert_eq!(copied.content_type.as_deref(), Some("x/y"), "{from:?}");
@@ -353,22 +368,18 @@ fn copies_keep_metadata_and_survive_tricky_keys() {
         assert_eq!(read_all(&store, "other", to, None), from.as_bytes());
     }
     assert_eq!(
-        store
-            .copy("photos", "nope", "other", "x", None)
-            .unwrap_err(),
+        block_on(store.copy("photos", "nope", "other", "x", None)).unwrap_err(),
         StoreError::NotFound {
             bucket: "photos".into(),
             key: "nope".into()
         }
     );
     assert_eq!(
-        store.copy("nobucket", "x", "other", "x", None).unwrap_err(),
+        block_on(store.copy("nobucket", "x", "other", "x", None)).unwrap_err(),
         StoreError::NoSuchBucket("nobucket".into())
     );
     assert_eq!(
-        store
-            .copy("photos", "100% & ?#=;,.txt", "nobucket", "x", None)
-            .unwrap_err(),
+        block_on(store.copy("photos", "100% & ?#=;,.txt", "nobucket", "x", None)).unwrap_err(),
         StoreError::NoSuchBucket("nobucket".into())
     );
 }
@@ -376,18 +387,12 @@ fn copies_keep_metadata_and_survive_tricky_keys() {
 #[test]
 fn deleting_is_idempotent() {
     let (_moto, store) = moto_with(&["photos"]);
-    store
-        .put("photos", "a/1", b"1", &PutOptions::default())
-        .expect("put");
-    store.delete("photos", "a/1").expect("delete");
-    store
-        .delete("photos", "a/1")
-        .expect("deleting a missing object succeeds");
-    store
-        .delete("photos", "never/was")
-        .expect("deleting a missing object succeeds");
+    block_on(store.put("photos", "a/1", b"1", &PutOptions::default())).expect("put");
+    block_on(store.delete("photos", "a/1")).expect("delete");
+    block_on(store.delete("photos", "a/1")).expect("deleting a missing object succeeds");
+    block_on(store.delete("photos", "never/was")).expect("deleting a missing object succeeds");
     assert!(matches!(
-        store.head("photos", "a/1"),
+        block_on(store.head("photos", "a/1")),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -399,14 +404,19 @@ fn pipeline(config: &str, store: &S3Store) -> (tempfile::TempDir, Pipeline) {
     std::fs::write(&path, config).expect("the config is written");
     let config = Config::load(&path).unwrap_or_else(|err| panic!("config refused: {err}"));
     let objects: Arc<dyn ObjectStore> = Arc::new(store.clone());
-    let pipeline = Pipeline::new(engine(), &config, objects, Some(&compile_cache()))
-        .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
+    let pipeline = block_on(Pipeline::new(
+        engine(),
+        &config,
+        objects,
+        Some(&compile_cache()),
+    ))
+    .unwrap_or_else(|err| panic!("plugins did not load: {err}"));
     (dir, pipeline)
 }
 
 fn run(pipeline: &Pipeline, records: &[RawRecord<'_>]) -> Vec<RecordOutcome> {
     let decoded = event::decode_value(s3_event(records)).expect("the event decodes");
-    pipeline.process(&decoded)
+    block_on(pipeline.process(&decoded))
 }
 
 #[test]
@@ -436,18 +446,17 @@ config = {{ out_bucket = "outbox" }}
         "write-outside/x",
         "read-outside/x",
     ] {
-        store.put("inbox", key, b"0123456789", &text).expect("put");
+        block_on(store.put("inbox", key, b"0123456789", &text)).expect("put");
     }
     let streamed = PART_BYTES + MIB + 5;
     write_pattern(&store, "inbox", "stream/big.bin", 3, streamed);
-    store
-        .put(
-            "forbidden-bucket",
-            "secret.txt",
-            b"secret",
-            &PutOptions::default(),
-        )
-        .expect("put");
+    block_on(store.put(
+        "forbidden-bucket",
+        "secret.txt",
+        b"secret",
+        &PutOptions::default(),
+    ))
+    .expect("put");
 
     let outcomes = run(
         &pipeline,
@@ -477,9 +486,7 @@ config = {{ out_bucket = "outbox" }}
     assert_eq!(message(2), Some("2345"));
     assert_eq!(message(3), Some("10|text/plain"));
 
-    let copy = store
-        .head("outbox", "out/ok/photo 1+.txt")
-        .expect("the copy is in S3");
+    let copy = block_on(store.head("outbox", "out/ok/photo 1+.txt")).expect("the copy is in S3");
     assert!(
         copy.metadata
             .contains(&("source".to_owned(), "inbox/ok/photo 1+.txt".to_owned())),
@@ -556,9 +563,7 @@ fn the_binary_makes_a_thumbnail_in_s3() {
         content_type: Some("image/jpeg".into()),
         metadata: Vec::new(),
     };
-    store
-        .put("sourcebucket", "HappyFace.jpg", &photo, &jpeg)
-        .expect("put");
+    block_on(store.put("sourcebucket", "HappyFace.jpg", &photo, &jpeg)).expect("put");
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("s3plug.toml");
     std::fs::write(
@@ -586,8 +591,7 @@ config = {{ target_bucket = "sourcebucket-resized" }}
     assert_eq!(stats["outcomes"], 1, "{stats}");
     assert_eq!(stats["failed"], 0, "{stats}");
 
-    let thumb = store
-        .head("sourcebucket-resized", "thumbnails/HappyFace.jpg")
+    let thumb = block_on(store.head("sourcebucket-resized", "thumbnails/HappyFace.jpg"))
         .expect("the thumbnail is in S3");
     assert_eq!(thumb.content_type.as_deref(), Some("image/jpeg"));
     let bytes = read_all(
@@ -652,9 +656,7 @@ limits = {{ memory_mib = 64, timeout_ms = 120000 }}
         "{lines:#?}"
     );
 
-    let copy = store
-        .head("big", "out/stream/huge.bin")
-        .expect("the copy is in S3");
+    let copy = block_on(store.head("big", "out/stream/huge.bin")).expect("the copy is in S3");
     assert_eq!(copy.size, LARGE_OBJECT_BYTES as u64);
     let started = Instant::now();
     assert_pattern(&store, "big", "out/stream/huge.bin", 4, LARGE_OBJECT_BYTES);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use s3plug::Config;
 use s3plug::outcome::{FailureKind, RecordOutcome, Status};
-use s3plug::store::{ObjectStore, PutOptions};
+use s3plug::store::PutOptions;
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, load_error, outcome_of, s3_event};
 
 /// The plugins' chunk size (`CHUNK` in app.py and app.js).

@@ -32,7 +32,6 @@ use crate::eventgen::{self, Happened};
 use crate::pipeline::Pipeline;
 use crate::store::{ObjectStore, S3Settings, S3Store, StaticCredentials};
 use live::LiveLog;
-pub use reload::Loader;
 use reload::{Current, Fingerprint, Watch};
 
 /// The key pair the endpoint accepts when none is given.
@@ -56,18 +55,15 @@ pub struct DevOptions {
     pub region: String,
 }
 
-/// Serves until Ctrl-C (or SIGTERM). `loader` makes the pipeline for a config on a store,
-/// at start and again whenever the config file or a plugin's component changes.
-pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> anyhow::Result<u8> {
+/// Serves until Ctrl-C (or SIGTERM). The plugins load at start and again whenever the
+/// config file or a plugin's component changes.
+pub async fn run(config_path: &Path, options: &DevOptions) -> anyhow::Result<u8> {
     let config = Config::load(config_path)?;
     std::fs::create_dir_all(&options.dir)
         .with_context(|| format!("cannot make the folder {}", options.dir.display()))?;
     let buckets = make_buckets(&config, &options.dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let listener = runtime
-        .block_on(TcpListener::bind(options.listen))
+    let listener = TcpListener::bind(options.listen)
+        .await
         .with_context(|| {
             format!(
                 "cannot listen on {} (another s3plug dev? pick one with --listen, or 127.0.0.1:0 for any port)",
@@ -87,50 +83,44 @@ pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> any
         options.secret_key.clone(),
     ));
     let (stop_serving, serving) = watch::channel(false);
-    let server = runtime.spawn(super::http::accept_until(
+    let server = tokio::spawn(super::http::accept_until(
         listener,
         builder.build(),
         stop_requested(serving),
     ));
 
     // The endpoint serves from here on, so plugins kept in it (`s3://`) can load.
-    let objects: Arc<dyn ObjectStore> = Arc::new(S3Store::connect_on(
-        runtime.handle().clone(),
-        S3Settings {
+    let objects: Arc<dyn ObjectStore> = Arc::new(
+        S3Store::connect_with(S3Settings {
             endpoint: Some(endpoint_url.clone()),
             region: Some(options.region.clone()),
             credentials: Some(StaticCredentials {
                 access_key_id: options.access_key.clone(),
                 secret_access_key: options.secret_key.clone(),
             }),
-        },
-    )?);
-    let current = Arc::new(Current::new(loader(&config, objects.clone())?));
+        })
+        .await?,
+    );
+    let current = Arc::new(Current::new(
+        Pipeline::load(&config, objects.clone()).await?,
+    ));
     print_banner(&config, options, &endpoint_url, &buckets)?;
 
     let log = Arc::new(LiveLog::new(options.json));
-    let watcher = runtime.spawn(reload::watch(
+    let watcher = tokio::spawn(reload::watch(
         Fingerprint::of(config_path, &config),
         Watch {
             config_path: config_path.to_path_buf(),
             data_dir: options.dir.clone(),
-            loader,
             objects,
             current: current.clone(),
             log: log.clone(),
         },
     ));
-    let unfinished = runtime.block_on(dispatch(
-        received,
-        current,
-        log.clone(),
-        config.host.concurrency,
-    ));
+    let unfinished = dispatch(received, current, log.clone(), config.host.concurrency).await;
     watcher.abort();
     let _ = stop_serving.send(true);
-    runtime.block_on(async {
-        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
-    });
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
     let tally = log.tally();
     if options.json {
         println!(
@@ -149,7 +139,6 @@ pub fn run(config_path: &Path, options: &DevOptions, loader: Arc<Loader>) -> any
             unfinished.describe()
         );
     }
-    runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(0)
 }
 
@@ -259,9 +248,9 @@ async fn dispatch(
                 let Some(notice) = notice else { break };
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                 let (pipeline, log) = (pipelines.get(), log.clone());
-                running.spawn_blocking(move || {
+                running.spawn(async move {
                     let _permit = permit;
-                    run_notice(&pipeline, &log, &notice);
+                    run_notice(&pipeline, &log, &notice).await;
                 });
             }
             Some(_) = running.join_next(), if !running.is_empty() => {}
@@ -322,10 +311,10 @@ impl Unfinished {
 
 /// Decodes the notification S3 would have sent (through the same decoder as any event) and
 /// runs it.
-fn run_notice(pipeline: &Pipeline, log: &LiveLog, notice: &Happened) {
+async fn run_notice(pipeline: &Pipeline, log: &LiveLog, notice: &Happened) {
     let payload = eventgen::notification(notice).to_string();
     match crate::event::decode(payload.as_bytes()) {
-        Ok(decoded) => log.record(&pipeline.process(&decoded)),
+        Ok(decoded) => log.record(&pipeline.process(&decoded).await),
         Err(err) => log.undecodable(
             &format!("{}/{}", notice.bucket, notice.key),
             &err.to_string(),

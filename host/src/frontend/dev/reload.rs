@@ -16,9 +16,6 @@ use super::live::LiveLog;
 /// How often the files are looked at.
 const POLL: Duration = Duration::from_millis(400);
 
-/// Makes a pipeline from a config, on a store: `s3plug dev` calls it at start and on reload.
-pub type Loader = dyn Fn(&Config, Arc<dyn ObjectStore>) -> anyhow::Result<Pipeline> + Send + Sync;
-
 /// The pipeline in force, swapped whole on reload.
 #[derive(Debug)]
 pub(super) struct Current(RwLock<Arc<Pipeline>>);
@@ -80,7 +77,6 @@ impl Fingerprint {
 pub(super) struct Watch {
     pub config_path: PathBuf,
     pub data_dir: PathBuf,
-    pub loader: Arc<Loader>,
     pub objects: Arc<dyn ObjectStore>,
     pub current: Arc<Current>,
     pub log: Arc<LiveLog>,
@@ -100,26 +96,20 @@ pub(super) async fn watch(mut seen: Fingerprint, watch: Watch) {
         if changed.again() != changed {
             continue;
         }
-        let reloading = watch.clone();
-        let reloaded = tokio::task::spawn_blocking(move || reload(&reloading)).await;
-        seen = match reloaded {
-            Ok(Ok(config)) => Fingerprint::of(&watch.config_path, &config),
-            Ok(Err(err)) => {
-                watch.log.reload_failed(&format!("{err:#}"));
-                changed
-            }
+        seen = match reload(&watch).await {
+            Ok(config) => Fingerprint::of(&watch.config_path, &config),
             Err(err) => {
-                watch.log.reload_failed(&err.to_string());
+                watch.log.reload_failed(&format!("{err:#}"));
                 changed
             }
         };
     }
 }
 
-fn reload(watch: &Watch) -> anyhow::Result<Config> {
+async fn reload(watch: &Watch) -> anyhow::Result<Config> {
     let config = Config::load(&watch.config_path)?;
     super::make_buckets(&config, &watch.data_dir)?;
-    let pipeline = (watch.loader)(&config, watch.objects.clone())?;
+    let pipeline = Pipeline::load(&config, watch.objects.clone()).await?;
     watch.current.set(pipeline);
     let names: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();
     watch.log.reloaded(&names);

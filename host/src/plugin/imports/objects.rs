@@ -1,8 +1,7 @@
 //! `s3plug:plugin/objects`: object access, checked against the plugin's grants and loop
 //! guards before any I/O, and counted against its limits.
 
-use std::io::Read;
-
+use tokio::io::{AsyncRead, AsyncReadExt};
 use wasmtime::component::Resource;
 
 use crate::grant::Access;
@@ -25,7 +24,7 @@ const MAX_LIST_PAGE: u32 = 1000;
 /// An object being read by a guest.
 pub struct ReaderHandle {
     info: store::ObjectInfo,
-    body: Box<dyn Read + Send>,
+    body: Box<dyn AsyncRead + Send + Unpin>,
     /// The bytes the body should still hold, from the object's size (and the range): what a
     /// read allocates at most, plus one byte to see the end. Only a hint: a body that holds
     /// more is still read whole.
@@ -138,6 +137,17 @@ impl PluginState {
         Error::LimitExceeded(format!("{limit}: at most {max}{unit} per record"))
     }
 
+    /// Counts a reader or writer about to be opened against `max_open`: each may hold a
+    /// file or a connection, which the other records of the event need too.
+    fn count_open(&mut self) -> Result<(), Error> {
+        let max = self.spec.limits.max_open;
+        if self.open >= max {
+            return Err(self.exceed("max_open", max, " open readers and writers"));
+        }
+        self.open += 1;
+        Ok(())
+    }
+
     fn count_call(&mut self) -> Result<(), Error> {
         let max = self.spec.limits.max_calls;
         if self.usage.calls >= max {
@@ -208,29 +218,41 @@ fn wit_info(info: store::ObjectInfo) -> ObjectInfo {
 }
 
 impl Host for PluginState {
-    fn head(&mut self, bucket: String, key: String) -> wasmtime::Result<Result<ObjectInfo, Error>> {
-        Ok((|| {
-            self.check(Op::Head, &bucket, &key)?;
-            self.store
-                .head(&bucket, &key)
-                .map(wit_info)
-                .map_err(store_error)
-        })())
+    async fn head(
+        &mut self,
+        bucket: String,
+        key: String,
+    ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
+        if let Err(err) = self.check(Op::Head, &bucket, &key) {
+            return Ok(Err(err));
+        }
+        Ok(self
+            .store
+            .head(&bucket, &key)
+            .await
+            .map(wit_info)
+            .map_err(store_error))
     }
 
-    fn get(
+    async fn get(
         &mut self,
         bucket: String,
         key: String,
         range: Option<(u64, u64)>,
     ) -> wasmtime::Result<Result<Resource<ReaderHandle>, Error>> {
-        if let Err(err) = self.check(Op::Get, &bucket, &key) {
+        if let Err(err) = self
+            .check(Op::Get, &bucket, &key)
+            .and_then(|()| self.count_open())
+        {
             return Ok(Err(err));
         }
         let range = range.map(|(first, last)| ByteRange { first, last });
-        let object = match self.store.get(&bucket, &key, range) {
+        let object = match self.store.get(&bucket, &key, range).await {
             Ok(object) => object,
-            Err(err) => return Ok(Err(store_error(err))),
+            Err(err) => {
+                self.open -= 1;
+                return Ok(Err(store_error(err)));
+            }
         };
         let size = object.info.size;
         let expected = match range {
@@ -245,51 +267,58 @@ impl Host for PluginState {
         Ok(Ok(handle))
     }
 
-    fn put(
+    async fn put(
         &mut self,
         bucket: String,
         key: String,
         body: Vec<u8>,
         options: PutOptions,
     ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
-        Ok((|| {
-            self.check(Op::Put, &bucket, &key)?;
+        let checked = self.check(Op::Put, &bucket, &key).and_then(|()| {
             if body.len() > MAX_PUT_BYTES {
                 return Err(Error::TooLarge);
             }
             self.count_write()?;
-            self.count_written(body.len() as u64)?;
-            let options = self.stamped(options);
-            self.store
-                .put(&bucket, &key, &body, &options)
-                .map(wit_info)
-                .map_err(store_error)
-        })())
+            self.count_written(body.len() as u64)
+        });
+        if let Err(err) = checked {
+            return Ok(Err(err));
+        }
+        let options = self.stamped(options);
+        Ok(self
+            .store
+            .put(&bucket, &key, &body, &options)
+            .await
+            .map(wit_info)
+            .map_err(store_error))
     }
 
-    fn create(
+    async fn create(
         &mut self,
         bucket: String,
         key: String,
         options: PutOptions,
     ) -> wasmtime::Result<Result<Resource<WriterHandle>, Error>> {
-        let writer = (|| {
-            self.check(Op::Create, &bucket, &key)?;
-            self.count_write()?;
-            let options = self.stamped(options);
-            self.store
-                .create(&bucket, &key, &options)
-                .map_err(store_error)
-        })();
-        match writer {
+        let checked = self
+            .check(Op::Create, &bucket, &key)
+            .and_then(|()| self.count_write())
+            .and_then(|()| self.count_open());
+        if let Err(err) = checked {
+            return Ok(Err(err));
+        }
+        let options = self.stamped(options);
+        match self.store.create(&bucket, &key, &options).await {
             Ok(writer) => Ok(Ok(self.table.push(WriterHandle {
                 writer: Some(writer),
             })?)),
-            Err(err) => Ok(Err(err)),
+            Err(err) => {
+                self.open -= 1;
+                Ok(Err(store_error(err)))
+            }
         }
     }
 
-    fn list_objects(
+    async fn list_objects(
         &mut self,
         bucket: String,
         prefix: String,
@@ -308,54 +337,64 @@ impl Host for PluginState {
                 why,
             )));
         }
-        let page = self.store.list(
-            &bucket,
-            &prefix,
-            next.as_deref(),
-            max.clamp(1, MAX_LIST_PAGE),
-        );
+        let page = self
+            .store
+            .list(
+                &bucket,
+                &prefix,
+                next.as_deref(),
+                max.clamp(1, MAX_LIST_PAGE),
+            )
+            .await;
         Ok(page.map_err(store_error).map(|page| ListPage {
             objects: page.objects.into_iter().map(wit_info).collect(),
             next: page.next,
         }))
     }
 
-    fn copy(
+    async fn copy(
         &mut self,
         from_bucket: String,
         from_key: String,
         to_bucket: String,
         to_key: String,
     ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
-        Ok((|| {
-            self.check(Op::CopyFrom, &from_bucket, &from_key)?;
-            self.check(Op::CopyTo, &to_bucket, &to_key)?;
-            self.count_write()?;
-            let source = self
-                .store
-                .head(&from_bucket, &from_key)
-                .map_err(store_error)?;
-            self.count_written(source.size)?;
-            // The copy carries the source's content type and user metadata, with the host's
-            // lineage stamp in place of the source's.
-            let options = self.stamped(PutOptions {
-                content_type: source.content_type,
-                metadata: source.metadata,
-            });
-            let info = self
-                .store
-                .copy(&from_bucket, &from_key, &to_bucket, &to_key, Some(&options))
-                .map_err(store_error)?;
-            Ok(wit_info(info))
-        })())
+        let checked = self
+            .check(Op::CopyFrom, &from_bucket, &from_key)
+            .and_then(|()| self.check(Op::CopyTo, &to_bucket, &to_key))
+            .and_then(|()| self.count_write());
+        if let Err(err) = checked {
+            return Ok(Err(err));
+        }
+        let source = match self.store.head(&from_bucket, &from_key).await {
+            Ok(source) => source,
+            Err(err) => return Ok(Err(store_error(err))),
+        };
+        if let Err(err) = self.count_written(source.size) {
+            return Ok(Err(err));
+        }
+        // The copy carries the source's content type and user metadata, with the host's
+        // lineage stamp in place of the source's.
+        let options = self.stamped(PutOptions {
+            content_type: source.content_type,
+            metadata: source.metadata,
+        });
+        Ok(self
+            .store
+            .copy(&from_bucket, &from_key, &to_bucket, &to_key, Some(&options))
+            .await
+            .map(wit_info)
+            .map_err(store_error))
     }
 
-    fn delete(&mut self, bucket: String, key: String) -> wasmtime::Result<Result<(), Error>> {
-        Ok((|| {
-            self.check(Op::Delete, &bucket, &key)?;
-            self.count_write()?;
-            self.store.delete(&bucket, &key).map_err(store_error)
-        })())
+    async fn delete(&mut self, bucket: String, key: String) -> wasmtime::Result<Result<(), Error>> {
+        let checked = self
+            .check(Op::Delete, &bucket, &key)
+            .and_then(|()| self.count_write());
+        if let Err(err) = checked {
+            return Ok(Err(err));
+        }
+        Ok(self.store.delete(&bucket, &key).await.map_err(store_error))
     }
 }
 
@@ -363,7 +402,11 @@ impl Host for PluginState {
 /// bytes when that is smaller (zeroing a whole chunk for a few bytes would cost more than
 /// reading them: the one byte more sees the end) and grows to `want` when the body holds
 /// more than expected.
-fn read_up_to(body: &mut dyn Read, want: usize, expected: u64) -> std::io::Result<Vec<u8>> {
+async fn read_up_to(
+    body: &mut (dyn AsyncRead + Send + Unpin),
+    want: usize,
+    expected: u64,
+) -> std::io::Result<Vec<u8>> {
     let hint = usize::try_from(expected.saturating_add(1)).unwrap_or(usize::MAX);
     let mut buf = vec![0; want.min(hint)];
     let mut filled = 0;
@@ -371,7 +414,7 @@ fn read_up_to(body: &mut dyn Read, want: usize, expected: u64) -> std::io::Resul
         if filled == buf.len() {
             buf.resize(want, 0);
         }
-        match body.read(&mut buf[filled..]) {
+        match body.read(&mut buf[filled..]).await {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
@@ -383,7 +426,7 @@ fn read_up_to(body: &mut dyn Read, want: usize, expected: u64) -> std::io::Resul
 }
 
 impl HostReader for PluginState {
-    fn read(
+    async fn read(
         &mut self,
         reader: Resource<ReaderHandle>,
         max: u32,
@@ -395,7 +438,7 @@ impl HostReader for PluginState {
             .saturating_sub(self.usage.bytes_read);
         let handle = self.table.get_mut(&reader)?;
         let want = u64::from(max.min(MAX_READ_CHUNK)).min(budget.saturating_add(1)) as usize;
-        let buf = match read_up_to(&mut handle.body, want, handle.expected) {
+        let buf = match read_up_to(&mut handle.body, want, handle.expected).await {
             Ok(buf) => buf,
             Err(err) => {
                 let (bucket, key) = (&handle.info.bucket, &handle.info.key);
@@ -414,18 +457,19 @@ impl HostReader for PluginState {
         Ok(Ok(buf))
     }
 
-    fn info(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<ObjectInfo> {
+    async fn info(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<ObjectInfo> {
         Ok(wit_info(self.table.get(&reader)?.info.clone()))
     }
 
-    fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {
         self.table.delete(reader)?;
+        self.open = self.open.saturating_sub(1);
         Ok(())
     }
 }
 
 impl HostWriter for PluginState {
-    fn write(
+    async fn write(
         &mut self,
         writer: Resource<WriterHandle>,
         chunk: Vec<u8>,
@@ -440,10 +484,10 @@ impl HostWriter for PluginState {
         let Some(inner) = handle.writer.as_mut() else {
             return Ok(Err(Error::Other("the writer is already finished".into())));
         };
-        Ok(inner.write(&chunk).map_err(store_error))
+        Ok(inner.write(&chunk).await.map_err(store_error))
     }
 
-    fn finish(
+    async fn finish(
         &mut self,
         writer: Resource<WriterHandle>,
     ) -> wasmtime::Result<Result<ObjectInfo, Error>> {
@@ -451,12 +495,16 @@ impl HostWriter for PluginState {
         let Some(inner) = handle.writer.take() else {
             return Ok(Err(Error::Other("the writer is already finished".into())));
         };
-        Ok(inner.finish().map(wit_info).map_err(store_error))
+        Ok(inner.finish().await.map(wit_info).map_err(store_error))
     }
 
-    fn drop(&mut self, writer: Resource<WriterHandle>) -> wasmtime::Result<()> {
-        // Dropping an unfinished writer drops the store's writer, which aborts the upload.
-        self.table.delete(writer)?;
+    async fn drop(&mut self, writer: Resource<WriterHandle>) -> wasmtime::Result<()> {
+        // An unfinished writer is aborted before the guest goes on, so that nothing of it
+        // is left (a writer dropped with the whole store aborts in the background).
+        if let Some(unfinished) = self.table.delete(writer)?.writer {
+            unfinished.abort().await;
+        }
+        self.open = self.open.saturating_sub(1);
         Ok(())
     }
 }
@@ -465,23 +513,32 @@ impl HostWriter for PluginState {
 mod tests {
     use super::*;
 
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::ReadBuf;
+
     /// A body that hands out at most `step` bytes per read, as a network stream does.
     struct Trickle<'a> {
         rest: &'a [u8],
         step: usize,
     }
 
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = buf.len().min(self.step).min(self.rest.len());
-            buf[..n].copy_from_slice(&self.rest[..n]);
+    impl AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            let n = buf.remaining().min(self.step).min(self.rest.len());
+            buf.put_slice(&self.rest[..n]);
             self.rest = &self.rest[n..];
-            Ok(n)
+            Poll::Ready(Ok(()))
         }
     }
 
-    #[test]
-    fn reads_are_full_and_whole_whatever_size_was_expected() {
+    #[tokio::test]
+    async fn reads_are_full_and_whole_whatever_size_was_expected() {
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         // Expected sizes below, at and above the real one: a store may say less than the
         // body holds (an object that grew), and a range is shorter than the object.
@@ -492,7 +549,7 @@ mod tests {
                     let mut left = expected;
                     let mut reads = Vec::new();
                     loop {
-                        let read = read_up_to(&mut trickle, want, left).unwrap();
+                        let read = read_up_to(&mut trickle, want, left).await.unwrap();
                         if read.is_empty() {
                             break;
                         }
