@@ -357,9 +357,15 @@ impl Config {
                 )));
             }
         }
-        crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
+        let graph = crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
             path: origin.to_owned(),
             message: err.to_string(),
+        })?;
+        crate::guard::check_tombstones(&graph, state.as_ref()).map_err(|err| {
+            ConfigError::File {
+                path: origin.to_owned(),
+                message: err.to_string(),
+            }
         })?;
         Ok(Self {
             path: PathBuf::from(origin),
