@@ -357,6 +357,10 @@ impl Config {
                 )));
             }
         }
+        check_protected_writes(&plugins, state.as_ref()).map_err(|message| ConfigError::File {
+            path: origin.to_owned(),
+            message,
+        })?;
         let graph = crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
             path: origin.to_owned(),
             message: err.to_string(),
@@ -373,6 +377,52 @@ impl Config {
             plugins,
         })
     }
+}
+
+/// Refuses write grants that reach what the host trusts: the code of a plugin loaded from a
+/// bucket, and the host's own state. Plugins write through their grants only, so a grant
+/// that cannot hold these keys keeps them out of any plugin's reach.
+fn check_protected_writes(plugins: &[PluginSpec], state: Option<&Grant>) -> Result<(), String> {
+    for writer in plugins {
+        for grant in &writer.grants.write {
+            for owner in plugins {
+                // The host loads exactly this object: an `s3://` `.cwasm` has no `.wasm`
+                // fallback beside it (that is only for files), so nothing else is code.
+                let PluginSource::S3 { bucket, key } = &owner.wasm else {
+                    continue;
+                };
+                if grant.covers(bucket, key) {
+                    let (whose, what) = if owner.name == writer.name {
+                        ("its own code".to_owned(), "its own")
+                    } else {
+                        (format!("the code of plugin {:?}", owner.name), "another's")
+                    };
+                    return Err(format!(
+                        "plugin {:?} may write {}, {whose}, through its write grant \"{grant}\": \
+                         a plugin could replace {what} code",
+                        writer.name, owner.wasm,
+                    ));
+                }
+            }
+            if let Some(state) = state.filter(|s| {
+                s.bucket == grant.bucket && crate::guard::prefixes_overlap(&s.prefix, &grant.prefix)
+            }) {
+                // The keys both can hold: those under the longer prefix.
+                let reached = if grant.prefix.len() > state.prefix.len() {
+                    grant
+                } else {
+                    state
+                };
+                return Err(format!(
+                    "plugin {:?} may write {reached}, the host's state ([host] state), through \
+                     its write grant \"{grant}\": a plugin could forge duplicate markers or loop \
+                     tombstones",
+                    writer.name,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn valid_plugin_name(name: &str) -> bool {
