@@ -425,6 +425,16 @@ fn check_protected_writes(plugins: &[PluginSpec], state: Option<&Grant>) -> Resu
     Ok(())
 }
 
+/// The refusal of precompiled code from a bucket without a `sha256` pin: wasmtime runs a
+/// precompiled artifact as native code, without validating it, so whoever can write the
+/// object could run anything in the host.
+pub(crate) fn unpinned_precompiled(source: &PluginSource) -> String {
+    format!(
+        "{source} is precompiled native code from a bucket and has no sha256: add sha256 = \
+         \"<its SHA-256>\" to pin it, or ship it in the deployment package"
+    )
+}
+
 fn valid_plugin_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -447,6 +457,14 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
         }
         None => None,
     };
+    if let PluginSource::S3 { key, .. } = &wasm
+        && sha256.is_none()
+        && Path::new(key)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("cwasm"))
+    {
+        return Err(("wasm".into(), unpinned_precompiled(&wasm)));
+    }
     let trigger = &entry.trigger;
     if !valid_bucket_name(&trigger.bucket) {
         return Err((

@@ -254,3 +254,19 @@ fn no_plugin_may_write_the_host_state() {
         with_state(write).unwrap_or_else(|err| panic!("{write}: {err}"));
     }
 }
+
+#[test]
+fn precompiled_code_from_a_bucket_must_be_pinned() {
+    let text = "[[plugin]]\nname = \"a\"\nwasm = \"s3://code/a.cwasm\"\ntrigger = { bucket = \"photos\" }\n";
+    assert_eq!(
+        parse(text).unwrap_err().to_string(),
+        "s3plug.toml: plugin \"a\": key \"wasm\": s3://code/a.cwasm is precompiled native code \
+         from a bucket and has no sha256: add sha256 = \"<its SHA-256>\" to pin it, or ship it \
+         in the deployment package"
+    );
+    assert!(parse(&text.replace(".cwasm", ".CWASM")).is_err());
+    // Pinned, from the package, or a component (compiled by the host): loaded.
+    parse(&text.replace("trigger", &format!("sha256 = \"{PIN}\"\ntrigger"))).expect("pinned");
+    parse(&text.replace("s3://code/", "plugins/")).expect("in the package");
+    parse(&text.replace(".cwasm", ".wasm")).expect("a component");
+}
