@@ -366,9 +366,19 @@ impl Config {
                 )));
             }
         }
-        crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
+        check_protected_writes(&plugins, state.as_ref()).map_err(|message| ConfigError::File {
+            path: origin.to_owned(),
+            message,
+        })?;
+        let graph = crate::guard::check_cycles(&plugins).map_err(|err| ConfigError::File {
             path: origin.to_owned(),
             message: err.to_string(),
+        })?;
+        crate::guard::check_tombstones(&graph, state.as_ref()).map_err(|err| {
+            ConfigError::File {
+                path: origin.to_owned(),
+                message: err.to_string(),
+            }
         })?;
         Ok(Self {
             path: PathBuf::from(origin),
@@ -376,6 +386,62 @@ impl Config {
             plugins,
         })
     }
+}
+
+/// Refuses write grants that reach what the host trusts: the code of a plugin loaded from a
+/// bucket, and the host's own state. Plugins write through their grants only, so a grant
+/// that cannot hold these keys keeps them out of any plugin's reach.
+fn check_protected_writes(plugins: &[PluginSpec], state: Option<&Grant>) -> Result<(), String> {
+    for writer in plugins {
+        for grant in &writer.grants.write {
+            for owner in plugins {
+                // The host loads exactly this object: an `s3://` `.cwasm` has no `.wasm`
+                // fallback beside it (that is only for files), so nothing else is code.
+                let PluginSource::S3 { bucket, key } = &owner.wasm else {
+                    continue;
+                };
+                if grant.covers(bucket, key) {
+                    let (whose, what) = if owner.name == writer.name {
+                        ("its own code".to_owned(), "its own")
+                    } else {
+                        (format!("the code of plugin {:?}", owner.name), "another's")
+                    };
+                    return Err(format!(
+                        "plugin {:?} may write {}, {whose}, through its write grant \"{grant}\": \
+                         a plugin could replace {what} code",
+                        writer.name, owner.wasm,
+                    ));
+                }
+            }
+            if let Some(state) = state.filter(|s| {
+                s.bucket == grant.bucket && crate::guard::prefixes_overlap(&s.prefix, &grant.prefix)
+            }) {
+                // The keys both can hold: those under the longer prefix.
+                let reached = if grant.prefix.len() > state.prefix.len() {
+                    grant
+                } else {
+                    state
+                };
+                return Err(format!(
+                    "plugin {:?} may write {reached}, the host's state ([host] state), through \
+                     its write grant \"{grant}\": a plugin could forge duplicate markers or loop \
+                     tombstones",
+                    writer.name,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of precompiled code from a bucket without a `sha256` pin: wasmtime runs a
+/// precompiled artifact as native code, without validating it, so whoever can write the
+/// object could run anything in the host.
+pub(crate) fn unpinned_precompiled(source: &PluginSource) -> String {
+    format!(
+        "{source} is precompiled native code from a bucket and has no sha256: add sha256 = \
+         \"<its SHA-256>\" to pin it, or ship it in the deployment package"
+    )
 }
 
 fn valid_plugin_name(name: &str) -> bool {
@@ -400,6 +466,14 @@ fn check_entry(entry: PluginEntry, base: &Path) -> Result<PluginSpec, (String, S
         }
         None => None,
     };
+    if let PluginSource::S3 { key, .. } = &wasm
+        && sha256.is_none()
+        && Path::new(key)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("cwasm"))
+    {
+        return Err(("wasm".into(), unpinned_precompiled(&wasm)));
+    }
     let trigger = &entry.trigger;
     if !valid_bucket_name(&trigger.bucket) {
         return Err((

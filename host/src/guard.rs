@@ -6,6 +6,10 @@
 //! delete). Any cycle, a plugin writing onto its own trigger included, would let an object
 //! trigger its own processing forever; [`check_cycles`] refuses a config with one unless
 //! every plugin on it sets `max_depth`, and then the run-time depth check stops it.
+//!
+//! A delete leaves no object to carry the depth in its metadata, so an allowed cycle through
+//! a delete needs the host to keep the depth elsewhere: a tombstone under `[host] state`.
+//! [`check_tombstones`] refuses such a cycle when there is no `[host] state`.
 
 use std::fmt;
 
@@ -24,7 +28,7 @@ pub const WRITE_EVENTS: &[&str] = &[
 ];
 
 /// Whether some key starts with both prefixes: exactly when one is a prefix of the other.
-fn prefixes_overlap(a: &str, b: &str) -> bool {
+pub(crate) fn prefixes_overlap(a: &str, b: &str) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
@@ -38,12 +42,23 @@ pub fn grant_triggers(grant: &Grant, trigger: &Trigger) -> bool {
             .any(|event| trigger.events.iter().any(|pattern| pattern.matches(event)))
 }
 
+/// Whether `trigger` reacts to an event a delete makes (`ObjectRemoved:*`).
+fn delete_triggers(trigger: &Trigger) -> bool {
+    WRITE_EVENTS
+        .iter()
+        .filter(|event| event.starts_with("ObjectRemoved:"))
+        .any(|event| trigger.events.iter().any(|pattern| pattern.matches(event)))
+}
+
 /// One edge: `from` writes under `grant`, which triggers `to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
     pub from: usize,
     pub to: usize,
     pub grant: String,
+    /// `to` reacts to `ObjectRemoved` events, so a delete by `from` under `grant` triggers
+    /// it (a put may too). The deleted object cannot carry its depth to `to`.
+    pub by_delete: bool,
 }
 
 /// The write → trigger graph of a configuration.
@@ -74,6 +89,7 @@ impl LoopGraph {
                         from,
                         to,
                         grant: grant.to_string(),
+                        by_delete: delete_triggers(&target.trigger),
                     });
                 }
             }
@@ -113,6 +129,11 @@ impl LoopGraph {
 
     /// A path of edges from `start` back to `start`, if there is one.
     fn path_back_to(&self, start: usize) -> Option<Vec<Edge>> {
+        self.path(start, start)
+    }
+
+    /// A path of one edge or more from `start` to `target`, if there is one.
+    fn path(&self, start: usize, target: usize) -> Option<Vec<Edge>> {
         let mut visited = vec![false; self.names.len()];
         let mut path: Vec<Edge> = Vec::new();
         let mut stack: Vec<std::vec::IntoIter<Edge>> = vec![
@@ -127,7 +148,7 @@ impl LoopGraph {
                 path.pop();
                 continue;
             };
-            if edge.to == start {
+            if edge.to == target {
                 path.push(edge);
                 return Some(path);
             }
@@ -142,7 +163,57 @@ impl LoopGraph {
         None
     }
 
-    /// `a writes photos/out/ → triggers b → b writes photos/in/ → triggers a`
+    /// The cycle that `edge` closes, starting with `edge`, if it lies on one.
+    fn cycle_through(&self, edge: &Edge) -> Option<Cycle> {
+        let rest = if edge.to == edge.from {
+            Vec::new()
+        } else {
+            self.path(edge.to, edge.from)?
+        };
+        Some(Cycle {
+            edges: std::iter::once(edge.clone()).chain(rest).collect(),
+        })
+    }
+
+    /// The edges caused by a delete that lie on a cycle: across each, only a tombstone
+    /// under `[host] state` carries the depth of the deleted object.
+    fn tombstone_edges(&self) -> impl Iterator<Item = &Edge> {
+        self.edges
+            .iter()
+            .filter(|e| e.by_delete && self.cycle_through(e).is_some())
+    }
+
+    /// Whether the host must look up the tombstone of the deleted object of an
+    /// `ObjectRemoved` record before it runs `plugin` (an index into the config's plugins):
+    /// a delete that triggers `plugin` lies on an allowed cycle, and the tombstone holds the
+    /// depth the deleted object had.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "for the run-time tombstones of the pipeline, not yet built"
+        )
+    )]
+    pub(crate) fn needs_tombstones(&self, plugin: usize) -> bool {
+        self.tombstone_edges().any(|e| e.to == plugin)
+    }
+
+    /// Whether the host must leave a tombstone (the depth of the deleted object) under
+    /// `[host] state` when `plugin` deletes an object: one of its deletes can trigger a
+    /// plugin on an allowed cycle through that delete.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "for the run-time tombstones of the pipeline, not yet built"
+        )
+    )]
+    pub(crate) fn writes_tombstones(&self, plugin: usize) -> bool {
+        self.tombstone_edges().any(|e| e.from == plugin)
+    }
+
+    /// `a writes photos/out/ → triggers b → b writes photos/in/ → triggers a`; an edge
+    /// caused by a delete reads `triggers b on delete`.
     pub fn describe(&self, cycle: &Cycle) -> String {
         cycle
             .edges
@@ -154,7 +225,11 @@ impl LoopGraph {
                 } else {
                     format!(" → {} ", self.names[e.from])
                 };
-                format!("{head}writes {} → triggers {}", e.grant, self.names[e.to])
+                let on_delete = if e.by_delete { " on delete" } else { "" };
+                format!(
+                    "{head}writes {} → triggers {}{on_delete}",
+                    e.grant, self.names[e.to]
+                )
             })
             .collect()
     }
@@ -191,6 +266,36 @@ pub fn check_cycles(plugins: &[PluginSpec]) -> Result<LoopGraph, LoopError> {
         }
     }
     Ok(graph)
+}
+
+/// An allowed cycle through a delete, in a config without `[host] state`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "write loop through a delete: {path}; the depth of a deleted object cannot be carried \
+     across the delete without [host] state: set [host] state = \"bucket/prefix/\" so the host \
+     can keep tombstones"
+)]
+pub struct TombstoneError {
+    pub path: String,
+}
+
+/// Refuses a cycle through a delete when there is no `[host] state` to keep the tombstones
+/// that carry the deleted object's depth. Run it after [`check_cycles`]: every cycle left
+/// is then allowed.
+pub fn check_tombstones(graph: &LoopGraph, state: Option<&Grant>) -> Result<(), TombstoneError> {
+    if state.is_some() {
+        return Ok(());
+    }
+    let cycle = graph
+        .tombstone_edges()
+        .next()
+        .and_then(|e| graph.cycle_through(e));
+    match cycle {
+        Some(cycle) => Err(TombstoneError {
+            path: graph.describe(&cycle),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Two routes that can both match one record: allowed (both run), and worth knowing.

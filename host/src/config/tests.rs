@@ -179,3 +179,94 @@ fn plugins_come_from_files_or_s3_pinned_by_sha256() {
         assert!(err.contains(&format!("key \"{key}\"")), "{err}");
     }
 }
+
+const PIN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A plugin with its code at `wasm` and one write grant.
+fn entry(name: &str, wasm: &str, prefix: &str, write: &str) -> String {
+    format!(
+        "[[plugin]]\nname = \"{name}\"\nwasm = \"{wasm}\"\nsha256 = \"{PIN}\"\n\
+         trigger = {{ bucket = \"photos\", prefix = \"{prefix}\" }}\nwrite = [\"{write}\"]\n"
+    )
+}
+
+#[test]
+fn no_plugin_may_write_the_code_of_a_plugin_in_a_bucket() {
+    let refused = |write: &str| {
+        let text = [
+            entry("a", "/p/a.wasm", "in/", write),
+            entry("b", "s3://code/b.wasm", "up/", "thumbs/"),
+        ]
+        .concat();
+        parse(&text).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        refused("code/").unwrap_err(),
+        "s3plug.toml: plugin \"a\" may write s3://code/b.wasm, the code of plugin \"b\", \
+         through its write grant \"code/\": a plugin could replace another's code"
+    );
+    for write in ["code", "code/b", "code/b.wasm"] {
+        assert!(refused(write).is_err(), "{write}");
+    }
+    // Grants that cannot hold the key.
+    for write in ["code/a/", "code/b.wasm.d/", "code2/", "thumbs/code/"] {
+        refused(write).unwrap_or_else(|err| panic!("{write}: {err}"));
+    }
+
+    let own = [entry("a", "s3://code/a.cwasm", "in/", "code/")].concat();
+    assert_eq!(
+        parse(&own).unwrap_err().to_string(),
+        "s3plug.toml: plugin \"a\" may write s3://code/a.cwasm, its own code, through its \
+         write grant \"code/\": a plugin could replace its own code"
+    );
+}
+
+#[test]
+fn no_plugin_may_write_the_host_state() {
+    let with_state = |write: &str| {
+        let text = format!(
+            "[host]\nstate = \"photos/state/\"\n{}",
+            entry("a", "/p/a.wasm", "in/", write)
+        );
+        parse(&text).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        with_state("photos/").unwrap_err(),
+        "s3plug.toml: plugin \"a\" may write photos/state/, the host's state ([host] state), \
+         through its write grant \"photos/\": a plugin could forge duplicate markers or loop \
+         tombstones"
+    );
+    // A grant inside the state names the part of it the plugin reaches.
+    let err = with_state("photos/state/markers/").unwrap_err();
+    assert!(
+        err.contains("may write photos/state/markers/, the host's state"),
+        "{err}"
+    );
+    for write in ["photos/stat", "photos/state/", "photos"] {
+        assert!(with_state(write).is_err(), "{write}");
+    }
+    for write in [
+        "photos/out/",
+        "photos/states/",
+        "state/",
+        "thumbs/photos/state/",
+    ] {
+        with_state(write).unwrap_or_else(|err| panic!("{write}: {err}"));
+    }
+}
+
+#[test]
+fn precompiled_code_from_a_bucket_must_be_pinned() {
+    let text = "[[plugin]]\nname = \"a\"\nwasm = \"s3://code/a.cwasm\"\ntrigger = { bucket = \"photos\" }\n";
+    assert_eq!(
+        parse(text).unwrap_err().to_string(),
+        "s3plug.toml: plugin \"a\": key \"wasm\": s3://code/a.cwasm is precompiled native code \
+         from a bucket and has no sha256: add sha256 = \"<its SHA-256>\" to pin it, or ship it \
+         in the deployment package"
+    );
+    assert!(parse(&text.replace(".cwasm", ".CWASM")).is_err());
+    // Pinned, from the package, or a component (compiled by the host): loaded.
+    parse(&text.replace("trigger", &format!("sha256 = \"{PIN}\"\ntrigger"))).expect("pinned");
+    parse(&text.replace("s3://code/", "plugins/")).expect("in the package");
+    parse(&text.replace(".cwasm", ".wasm")).expect("a component");
+}

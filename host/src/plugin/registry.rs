@@ -282,6 +282,10 @@ fn component(
 ) -> Result<(Component, LoadKind), String> {
     match Engine::detect_precompiled(bytes) {
         Some(Precompiled::Component) => {
+            // Whatever its name: native code from a bucket runs only when pinned.
+            if matches!(spec.wasm, PluginSource::S3 { .. }) && spec.sha256.is_none() {
+                return Err(crate::config::unpinned_precompiled(&spec.wasm));
+            }
             match super::cache::deserialize_precompiled(engine, bytes) {
                 Ok(component) => return Ok((component, LoadKind::Precompiled)),
                 Err(err) => {
@@ -432,5 +436,40 @@ mod tests {
             )
         );
         assert_eq!(memory_refusal("some other compile error", spec), None);
+    }
+
+    #[test]
+    fn precompiled_code_from_a_bucket_is_refused_unpinned_whatever_its_name() {
+        use crate::store::{MemoryStore, ObjectStore, PutOptions};
+        let engine = wasmtime::Engine::default();
+        // The smallest component, precompiled, under a `.wasm` name.
+        let artifact = engine.precompile_component(b"\0asm\x0d\0\x01\0").unwrap();
+        let objects = MemoryStore::new();
+        objects
+            .put("code", "p.wasm", &artifact, &PutOptions::default())
+            .unwrap();
+        let load = |pin: &str| {
+            let config = crate::Config::parse(
+                &format!(
+                    "[[plugin]]\nname = \"p\"\nwasm = \"s3://code/p.wasm\"\n{pin}\
+                     trigger = {{ bucket = \"inbox\" }}\n"
+                ),
+                "test",
+                std::path::Path::new("/"),
+            )
+            .unwrap();
+            super::PluginRegistry::load(&engine, &config.plugins, None, &objects)
+                .map(|_| ())
+                .unwrap_err()
+                .message
+        };
+        assert!(load("").contains("precompiled native code"), "{}", load(""));
+        // Pinned, it gets past that (and fails later: it exports nothing).
+        let pin = format!("sha256 = \"{}\"\n", super::sha256_hex(&artifact));
+        assert!(
+            !load(&pin).contains("precompiled native code"),
+            "{}",
+            load(&pin)
+        );
     }
 }
