@@ -6,6 +6,7 @@
 //! reach is the objects its grants allow ([`plugin`], [`grant`], [`store`]); and each
 //! (record, plugin) ends as one [`outcome::RecordOutcome`].
 
+mod bounded;
 pub mod config;
 pub mod dedupe;
 pub mod event;

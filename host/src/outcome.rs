@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+use crate::bounded::{self, Cut, MAX_MESSAGE_BYTES};
 use crate::plugin::Usage;
 
 /// The status of one (record, plugin).
@@ -36,11 +37,30 @@ impl Status {
     }
 }
 
-/// What a plugin said it did with a record.
+/// What a plugin said it did with a record. Build it with [`PluginOutcome::processed`] or
+/// [`PluginOutcome::skipped`], which bound the plugin's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginOutcome {
     Processed(Option<String>),
     Skipped(Option<String>),
+}
+
+impl PluginOutcome {
+    /// The plugin processed the record; its message, if any, is cut to
+    /// [`MAX_MESSAGE_BYTES`] (4 KiB) with a marker saying how long it was.
+    pub fn processed(message: Option<String>) -> Self {
+        Self::Processed(message.map(plugin_message))
+    }
+
+    /// The plugin skipped the record; its message is bounded as in [`Self::processed`].
+    pub fn skipped(message: Option<String>) -> Self {
+        Self::Skipped(message.map(plugin_message))
+    }
+}
+
+/// A plugin's outcome message, bounded.
+fn plugin_message(message: String) -> String {
+    bounded::cut(message, MAX_MESSAGE_BYTES)
 }
 
 /// Why a (record, plugin) failed.
@@ -109,10 +129,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure; the message is cut so that the `error` text, `<kind>: <message>`, takes at
+    /// most [`MAX_MESSAGE_BYTES`] (4 KiB), with a marker saying how long it was.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        let room = MAX_MESSAGE_BYTES - kind.as_str().len() - ": ".len();
         Self {
             kind,
-            message: message.into(),
+            message: bounded::cut(message.into(), room),
         }
     }
 }
@@ -142,11 +165,17 @@ pub struct RecordOutcome {
     /// `processed` or `skipped`, when the plugin ran to the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<&'static str>,
-    /// What the plugin said it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the plugin said it did. Reported cut to [`MAX_MESSAGE_BYTES`].
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_bounded"
+    )]
     pub message: Option<String>,
-    /// Why it failed: `<reason>: <detail>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why it failed: `<reason>: <detail>`. Reported cut to [`MAX_MESSAGE_BYTES`].
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_bounded"
+    )]
     pub error: Option<String>,
     /// The failure's kind, the first word of `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,9 +213,90 @@ impl RecordOutcome {
     }
 }
 
+/// Serialises a report text cut to [`MAX_MESSAGE_BYTES`], copying nothing: whoever filled
+/// the outcome in, a report line never carries more.
+fn serialize_bounded<S: Serializer>(
+    text: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(text) => serializer.collect_str(&Cut {
+            text,
+            max: MAX_MESSAGE_BYTES,
+        }),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome(message: Option<String>, error: Option<String>) -> RecordOutcome {
+        RecordOutcome {
+            record: 0,
+            message_id: None,
+            bucket: None,
+            key: None,
+            event: None,
+            plugin: Some("p".into()),
+            status: Status::Ok,
+            outcome: None,
+            message,
+            error,
+            reason: None,
+            duration_ms: 0.0,
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn a_plugin_message_is_kept_within_the_bound_and_cut_past_it() {
+        let short = PluginOutcome::processed(Some("wrote thumbs/a.jpg".into()));
+        assert_eq!(
+            short,
+            PluginOutcome::Processed(Some("wrote thumbs/a.jpg".into()))
+        );
+        assert_eq!(PluginOutcome::skipped(None), PluginOutcome::Skipped(None));
+        let PluginOutcome::Skipped(Some(cut)) = PluginOutcome::skipped(Some("m".repeat(1 << 20)))
+        else {
+            panic!("not skipped with a message");
+        };
+        assert!(cut.len() <= MAX_MESSAGE_BYTES);
+        assert!(cut.ends_with("…[cut: 1048576 bytes in all]"), "{cut}");
+    }
+
+    #[test]
+    fn a_failure_text_fits_the_bound_kind_included() {
+        let plain = Failure::new(FailureKind::PluginError, "bad input");
+        assert_eq!(plain.to_string(), "plugin-error: bad input");
+        let huge = Failure::new(FailureKind::PluginError, "e".repeat(100 << 20));
+        let text = huge.to_string();
+        assert!(text.len() <= MAX_MESSAGE_BYTES, "{}", text.len());
+        assert!(text.starts_with("plugin-error: eee"));
+        assert!(text.ends_with("…[cut: 104857600 bytes in all]"));
+    }
+
+    #[test]
+    fn a_report_line_carries_bounded_texts_whoever_filled_them_in() {
+        let fits = outcome(Some("done".into()), Some("trap: x".into()));
+        let line = serde_json::to_value(&fits).unwrap();
+        assert_eq!(
+            (&line["message"], &line["error"]),
+            (&"done".into(), &"trap: x".into())
+        );
+
+        let long = outcome(Some("m".repeat(10_000)), Some("e".repeat(20_000)));
+        let line = serde_json::to_value(&long).unwrap();
+        let message = line["message"].as_str().unwrap();
+        let error = line["error"].as_str().unwrap();
+        assert!(message.len() <= MAX_MESSAGE_BYTES && error.len() <= MAX_MESSAGE_BYTES);
+        assert!(message.ends_with("…[cut: 10000 bytes in all]"));
+        assert!(error.ends_with("…[cut: 20000 bytes in all]"));
+
+        let none = serde_json::to_value(outcome(None, None)).unwrap();
+        assert!(none.get("message").is_none() && none.get("error").is_none());
+    }
 
     #[test]
     fn status_names_are_the_reported_ones() {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use serde::Serialize;
 
+use crate::bounded::{Cut, MAX_MESSAGE_BYTES};
 use crate::outcome::{RecordOutcome, Status};
 
 /// The answer for an SQS batch: exactly the messages that had a failed record, so that SQS
@@ -34,8 +35,17 @@ pub fn sqs_batch_response(outcomes: &[RecordOutcome]) -> SqsBatchResponse {
 pub struct FailureLine {
     pub record: usize,
     pub plugin: Option<String>,
+    /// The outcome's `error`, reported cut to [`crate::bounded::MAX_MESSAGE_BYTES`].
+    #[serde(serialize_with = "serialize_error")]
     pub error: String,
     pub retryable: bool,
+}
+
+fn serialize_error<S: serde::Serializer>(error: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&Cut {
+        text: error,
+        max: MAX_MESSAGE_BYTES,
+    })
 }
 
 /// The answer for an asynchronous invocation that needs no retry.
@@ -153,5 +163,15 @@ mod tests {
         let mut more = outcomes;
         more.push(outcome(2, "c", Status::Failed, Some(FailureKind::Timeout)));
         assert!(Summary::of(&more).has_retryable_failure());
+    }
+
+    #[test]
+    fn a_summary_reports_each_error_bounded() {
+        let mut long = outcome(0, "a", Status::Failed, Some(FailureKind::PluginError));
+        long.error = Some("e".repeat(50_000));
+        let summary = serde_json::to_value(Summary::of(&[long])).unwrap();
+        let error = summary["failures"][0]["error"].as_str().unwrap();
+        assert!(error.len() <= MAX_MESSAGE_BYTES, "{}", error.len());
+        assert!(error.ends_with("…[cut: 50000 bytes in all]"));
     }
 }
