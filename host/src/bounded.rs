@@ -93,10 +93,6 @@ pub(crate) struct Name<'a>(pub &'a str);
 /// A guest-chosen name (bucket, key, prefix) for a host log line or denial text: at most
 /// its first [`NAME_QUOTED_BYTES`] bytes (cut on a character boundary), escaped, and when
 /// cut, its length: `photos/aaaa… (1048583 bytes)`. Formatting copies nothing else.
-#[allow(
-    dead_code,
-    reason = "for the object import, which quotes names and checks metadata with it"
-)]
 pub(crate) fn name(name: &str) -> Name<'_> {
     Name(name)
 }
@@ -197,10 +193,6 @@ pub(crate) enum MetadataError {
 
 /// The size of user metadata as S3 counts it: the UTF-8 bytes of every name and value.
 /// This is what a write adds to the bytes it counts against `max_write_bytes`.
-#[allow(
-    dead_code,
-    reason = "for the object import, which quotes names and checks metadata with it"
-)]
 pub(crate) fn metadata_bytes(metadata: &[(String, String)]) -> u64 {
     metadata
         .iter()
@@ -217,10 +209,6 @@ fn is_tchar(c: char) -> bool {
 /// at most [`MAX_METADATA_BYTES`] as S3 counts them, every name a non-empty HTTP token,
 /// no value with a control character (S3 does not return unprintable metadata). Returns
 /// [`metadata_bytes`]. The size is checked first, so a huge value is never scanned.
-#[allow(
-    dead_code,
-    reason = "for the object import, which quotes names and checks metadata with it"
-)]
 pub(crate) fn check_metadata(metadata: &[(String, String)]) -> Result<u64, MetadataError> {
     let bytes = metadata_bytes(metadata);
     if bytes > MAX_METADATA_BYTES {
@@ -243,10 +231,6 @@ pub(crate) fn check_metadata(metadata: &[(String, String)]) -> Result<u64, Metad
 
 /// Checks the content type of a write: at most [`MAX_CONTENT_TYPE_BYTES`], no control
 /// character (a header value cannot carry one).
-#[allow(
-    dead_code,
-    reason = "for the object import, which quotes names and checks metadata with it"
-)]
 pub(crate) fn check_content_type(content_type: &str) -> Result<(), MetadataError> {
     if content_type.len() > MAX_CONTENT_TYPE_BYTES {
         return Err(MetadataError::LongContentType {

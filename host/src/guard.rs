@@ -187,13 +187,6 @@ impl LoopGraph {
     /// `ObjectRemoved` record before it runs `plugin` (an index into the config's plugins):
     /// a delete that triggers `plugin` lies on an allowed cycle, and the tombstone holds the
     /// depth the deleted object had.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the run-time tombstones of the pipeline, not yet built"
-        )
-    )]
     pub(crate) fn needs_tombstones(&self, plugin: usize) -> bool {
         self.tombstone_edges().any(|e| e.to == plugin)
     }
@@ -201,13 +194,6 @@ impl LoopGraph {
     /// Whether the host must leave a tombstone (the depth of the deleted object) under
     /// `[host] state` when `plugin` deletes an object: one of its deletes can trigger a
     /// plugin on an allowed cycle through that delete.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the run-time tombstones of the pipeline, not yet built"
-        )
-    )]
     pub(crate) fn writes_tombstones(&self, plugin: usize) -> bool {
         self.tombstone_edges().any(|e| e.from == plugin)
     }

@@ -26,6 +26,7 @@ pub mod scaffold;
 pub mod store;
 pub mod telemetry;
 pub mod testcase;
+mod tombstone;
 
 pub use config::Config;
 pub use pipeline::{Pipeline, Request};

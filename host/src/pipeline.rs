@@ -16,6 +16,7 @@ use crate::plugin::{
 };
 use crate::route::RouteTable;
 use crate::store::ObjectStore;
+use crate::tombstone::Tombstones;
 
 /// Everything a front end needs to process events: loaded once, used for every event.
 /// Cheap to clone: clones share the loaded plugins.
@@ -35,6 +36,12 @@ struct Loaded {
     needs_lineage: Vec<bool>,
     /// The markers of routes with `skip_duplicates`.
     dedupe: Option<DedupeState>,
+    /// The depths of deleted objects, for write cycles through a delete.
+    tombstones: Option<Tombstones>,
+    /// Per plugin: whether the lineage of an `ObjectRemoved` record is its tombstone's.
+    reads_tombstones: Vec<bool>,
+    /// Per plugin: whether its deletes leave tombstones.
+    writes_tombstones: Vec<bool>,
 }
 
 /// One request to answer: the id that goes into the lineage of every object its plugins
@@ -107,6 +114,19 @@ impl Pipeline {
             .state
             .clone()
             .map(|location| DedupeState::new(objects.clone(), location));
+        let reads_tombstones: Vec<bool> = (0..config.plugins.len())
+            .map(|i| graph.needs_tombstones(i))
+            .collect();
+        let writes_tombstones: Vec<bool> = (0..config.plugins.len())
+            .map(|i| graph.writes_tombstones(i))
+            .collect();
+        // The load check refuses a cycle through a delete without a state location.
+        let tombstones = config
+            .host
+            .state
+            .clone()
+            .filter(|_| writes_tombstones.iter().any(|w| *w))
+            .map(|location| Tombstones::new(objects.clone(), location));
         Ok(Self {
             inner: Arc::new(Loaded {
                 registry,
@@ -115,6 +135,9 @@ impl Pipeline {
                 concurrency: config.host.concurrency,
                 needs_lineage,
                 dedupe,
+                tombstones,
+                reads_tombstones,
+                writes_tombstones,
             }),
         })
     }
@@ -290,6 +313,38 @@ impl Pipeline {
         }
     }
 
+    /// The lineage of a job's triggering object: its metadata while it exists; for an
+    /// object a plugin deleted, the tombstone it left (see [`crate::tombstone`]).
+    async fn lineage_of(&self, job: &Job) -> Lineage {
+        let record = &job.record;
+        let head = self.inner.objects.head(&record.bucket, &record.key).await;
+        if let Ok(info) = head {
+            return Lineage::from_metadata(&info.metadata);
+        }
+        let tombstones = self
+            .inner
+            .tombstones
+            .as_ref()
+            .filter(|_| self.inner.reads_tombstones.get(job.plugin) == Some(&true))
+            .filter(|_| record.event_name.starts_with("ObjectRemoved:"));
+        let Some(tombstones) = tombstones else {
+            // Gone, and not by a plugin on a cycle: no lineage left.
+            return Lineage::default();
+        };
+        match tombstones.lineage_of(record).await {
+            Ok(lineage) => lineage.unwrap_or_default(),
+            Err(err) => {
+                // An unknown depth on a cycle: the deepest is the safe guess.
+                tracing::warn!(bucket = %record.bucket, key = %record.key, "cannot read the tombstone of a deleted object; taking it as too deep: {err}");
+                Lineage {
+                    depth: u32::MAX,
+                    origin: None,
+                    request: None,
+                }
+            }
+        }
+    }
+
     async fn run_job(&self, job: &Job, request: &Request) -> RecordOutcome {
         let started = Instant::now();
         let record = &job.record;
@@ -324,17 +379,9 @@ impl Pipeline {
             .copied()
             .unwrap_or(false)
         {
-            match tokio::time::timeout_at(
-                deadline.at,
-                self.inner.objects.head(&record.bucket, &record.key),
-            )
-            .await
-            {
+            match tokio::time::timeout_at(deadline.at, self.lineage_of(job)).await {
                 Err(_elapsed) => return timed_out(outcome),
-                // An object that is gone has no lineage left; the plugin will find it gone too.
-                Ok(head) => head
-                    .map(|info| Lineage::from_metadata(&info.metadata))
-                    .unwrap_or_default(),
+                Ok(lineage) => lineage,
             }
         } else {
             Lineage::default()
@@ -393,6 +440,10 @@ impl Pipeline {
                 record,
                 lineage,
                 request.id.clone(),
+                self.inner
+                    .tombstones
+                    .clone()
+                    .filter(|_| self.inner.writes_tombstones.get(job.plugin) == Some(&true)),
                 deadline,
             )
             .await;

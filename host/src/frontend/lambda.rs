@@ -47,7 +47,7 @@ impl From<InvocationError> for Diagnostic {
         };
         Diagnostic {
             error_type: error_type.to_owned(),
-            error_message: err.to_string(),
+            error_message: crate::bounded::cut(err.to_string(), crate::bounded::MAX_MESSAGE_BYTES),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::event::S3Record;
 use crate::guard::Lineage;
 use crate::outcome::{Failure, FailureKind, PluginOutcome};
 use crate::store::ObjectStore;
+use crate::tombstone::Tombstones;
 
 /// The most of a guest's stderr quoted in a failure.
 const STDERR_QUOTED: usize = 600;
@@ -90,13 +91,13 @@ impl LoadedPlugin {
         record: &S3Record,
         lineage: Lineage,
         request_id: Arc<str>,
+        tombstones: Option<Tombstones>,
         deadline: CallDeadline,
     ) -> CallReport {
         let started = Instant::now();
-        let mut store = Store::new(
-            self.pre.engine(),
-            PluginState::new(self.spec.clone(), objects, record, lineage, request_id),
-        );
+        let mut state = PluginState::new(self.spec.clone(), objects, record, lineage, request_id);
+        state.tombstones = tombstones;
+        let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
         // Yield to the runtime at every tick, so that the deadline below can stop a guest
         // that never waits; the deadline, not the epoch, ends the call.
@@ -145,11 +146,14 @@ impl LoadedPlugin {
             Ok(Ok(outcome)) => match &state.usage.limit_hit {
                 Some(limit) => Err(Failure::new(FailureKind::LimitExceeded, limit.clone())),
                 None => Ok(match outcome {
-                    Outcome::Processed(message) => PluginOutcome::Processed(message),
-                    Outcome::Skipped(message) => PluginOutcome::Skipped(message),
+                    Outcome::Processed(message) => PluginOutcome::processed(message),
+                    Outcome::Skipped(message) => PluginOutcome::skipped(message),
                 }),
             },
-            Ok(Err(message)) => Err(returned_error(&state, message)),
+            Ok(Err(message)) => Err(returned_error(
+                &state,
+                crate::bounded::cut(message, crate::bounded::MAX_MESSAGE_BYTES),
+            )),
             Err(err) => Err(trapped(&state, &err)),
         };
         CallReport {

@@ -438,9 +438,9 @@ mod tests {
         assert_eq!(memory_refusal("some other compile error", spec), None);
     }
 
-    #[test]
-    fn precompiled_code_from_a_bucket_is_refused_unpinned_whatever_its_name() {
-        use crate::store::{MemoryStore, ObjectStore, PutOptions};
+    #[tokio::test]
+    async fn precompiled_code_from_a_bucket_is_refused_unpinned_whatever_its_name() {
+        use crate::store::{MemoryStore, PutOptions};
         let engine = wasmtime::Engine::default();
         // The smallest component, precompiled, under a `.wasm` name.
         let artifact = engine.precompile_component(b"\0asm\x0d\0\x01\0").unwrap();
@@ -448,7 +448,7 @@ mod tests {
         objects
             .put("code", "p.wasm", &artifact, &PutOptions::default())
             .unwrap();
-        let load = |pin: &str| {
+        let load = async |pin: &str| {
             let config = crate::Config::parse(
                 &format!(
                     "[[plugin]]\nname = \"p\"\nwasm = \"s3://code/p.wasm\"\n{pin}\
@@ -459,17 +459,16 @@ mod tests {
             )
             .unwrap();
             super::PluginRegistry::load(&engine, &config.plugins, None, &objects)
+                .await
                 .map(|_| ())
                 .unwrap_err()
                 .message
         };
-        assert!(load("").contains("precompiled native code"), "{}", load(""));
+        let unpinned = load("").await;
+        assert!(unpinned.contains("precompiled native code"), "{unpinned}");
         // Pinned, it gets past that (and fails later: it exports nothing).
         let pin = format!("sha256 = \"{}\"\n", super::sha256_hex(&artifact));
-        assert!(
-            !load(&pin).contains("precompiled native code"),
-            "{}",
-            load(&pin)
-        );
+        let pinned = load(&pin).await;
+        assert!(!pinned.contains("precompiled native code"), "{pinned}");
     }
 }

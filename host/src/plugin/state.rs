@@ -11,6 +11,7 @@ use crate::config::PluginSpec;
 use crate::event::S3Record;
 use crate::guard::Lineage;
 use crate::store::ObjectStore;
+use crate::tombstone::Tombstones;
 
 /// How much of a guest's stderr is kept: enough for a panic message, which is what a
 /// plugin's stderr is used for; writes past it fail in the guest.
@@ -47,6 +48,9 @@ pub struct PluginState {
     pub(crate) usage: Usage,
     /// Readers and writers open now, against `limits.max_open`.
     pub(crate) open: u32,
+    /// Where this plugin's deletes leave the depth of what they delete, when one of its
+    /// deletes can close an allowed write cycle.
+    pub(crate) tombstones: Option<Tombstones>,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -125,6 +129,7 @@ impl PluginState {
             request_id,
             usage: Usage::default(),
             open: 0,
+            tombstones: None,
         }
     }
 

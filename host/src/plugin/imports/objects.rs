@@ -4,6 +4,7 @@
 use tokio::io::{AsyncRead, AsyncReadExt};
 use wasmtime::component::Resource;
 
+use crate::bounded;
 use crate::grant::Access;
 use crate::guard;
 use crate::plugin::PluginState;
@@ -125,8 +126,10 @@ impl PluginState {
     }
 
     fn deny(&mut self, op: Op, bucket: &str, key: &str, why: String) -> Error {
+        // The names are the guest's: quoted bounded, wherever they go.
+        let (bucket, key) = (bounded::name(bucket), bounded::name(key));
         let what = format!("{} {bucket}/{key}", op.name());
-        tracing::warn!(plugin = %self.spec.name, operation = op.name(), bucket, key, "denied: {why}");
+        tracing::warn!(plugin = %self.spec.name, operation = op.name(), %bucket, %key, "denied: {why}");
         self.usage.record_denial(what.clone());
         Error::Denied(format!("{what}: {why} (plugin {:?})", self.spec.name))
     }
@@ -177,9 +180,20 @@ impl PluginState {
         Ok(())
     }
 
-    /// The options of a write, with the host's lineage stamp in the metadata.
-    fn stamped(&self, options: PutOptions) -> store::PutOptions {
-        store::PutOptions {
+    /// The options of a write, with the host's lineage stamp in the metadata, checked
+    /// against what S3 stores (2 KiB of user metadata, header-safe names and values), and
+    /// the metadata's size as S3 counts it, which the write counts as written bytes.
+    fn stamped(&self, options: PutOptions) -> Result<(store::PutOptions, u64), Error> {
+        let refused = |err: bounded::MetadataError| match err {
+            bounded::MetadataError::TooLarge { .. } => Error::TooLarge,
+            other => Error::Other(other.to_string()),
+        };
+        if let Some(content_type) = &options.content_type {
+            bounded::check_content_type(content_type).map_err(refused)?;
+        }
+        // The guest's own metadata is checked before it is copied.
+        bounded::check_metadata(&options.metadata).map_err(refused)?;
+        let options = store::PutOptions {
             content_type: options.content_type,
             metadata: guard::stamped_metadata(
                 &options.metadata,
@@ -187,7 +201,9 @@ impl PluginState {
                 &self.spec.name,
                 &self.request_id,
             ),
-        }
+        };
+        let bytes = bounded::check_metadata(&options.metadata).map_err(refused)?;
+        Ok((options, bytes))
     }
 }
 
@@ -278,13 +294,15 @@ impl Host for PluginState {
             if body.len() > MAX_PUT_BYTES {
                 return Err(Error::TooLarge);
             }
+            let (options, metadata) = self.stamped(options)?;
             self.count_write()?;
-            self.count_written(body.len() as u64)
+            self.count_written(body.len() as u64 + metadata)?;
+            Ok(options)
         });
-        if let Err(err) = checked {
-            return Ok(Err(err));
-        }
-        let options = self.stamped(options);
+        let options = match checked {
+            Ok(options) => options,
+            Err(err) => return Ok(Err(err)),
+        };
         Ok(self
             .store
             .put(&bucket, &key, &body, &options)
@@ -299,14 +317,17 @@ impl Host for PluginState {
         key: String,
         options: PutOptions,
     ) -> wasmtime::Result<Result<Resource<WriterHandle>, Error>> {
-        let checked = self
-            .check(Op::Create, &bucket, &key)
-            .and_then(|()| self.count_write())
-            .and_then(|()| self.count_open());
-        if let Err(err) = checked {
-            return Ok(Err(err));
-        }
-        let options = self.stamped(options);
+        let checked = self.check(Op::Create, &bucket, &key).and_then(|()| {
+            let (options, metadata) = self.stamped(options)?;
+            self.count_write()?;
+            self.count_written(metadata)?;
+            self.count_open()?;
+            Ok(options)
+        });
+        let options = match checked {
+            Ok(options) => options,
+            Err(err) => return Ok(Err(err)),
+        };
         match self.store.create(&bucket, &key, &options).await {
             Ok(writer) => Ok(Ok(self.table.push(WriterHandle {
                 writer: Some(writer),
@@ -333,7 +354,7 @@ impl Host for PluginState {
             return Ok(Err(self.deny(
                 Op::List,
                 &bucket,
-                &format!("{prefix}*"),
+                &format!("{}*", bounded::name(&prefix)),
                 why,
             )));
         }
@@ -370,15 +391,21 @@ impl Host for PluginState {
             Ok(source) => source,
             Err(err) => return Ok(Err(store_error(err))),
         };
-        if let Err(err) = self.count_written(source.size) {
-            return Ok(Err(err));
-        }
         // The copy carries the source's content type and user metadata, with the host's
         // lineage stamp in place of the source's.
-        let options = self.stamped(PutOptions {
-            content_type: source.content_type,
-            metadata: source.metadata,
-        });
+        let stamped = self
+            .stamped(PutOptions {
+                content_type: source.content_type,
+                metadata: source.metadata,
+            })
+            .and_then(|(options, metadata)| {
+                self.count_written(source.size + metadata)?;
+                Ok(options)
+            });
+        let options = match stamped {
+            Ok(options) => options,
+            Err(err) => return Ok(Err(err)),
+        };
         Ok(self
             .store
             .copy(&from_bucket, &from_key, &to_bucket, &to_key, Some(&options))
@@ -393,6 +420,25 @@ impl Host for PluginState {
             .and_then(|()| self.count_write());
         if let Err(err) = checked {
             return Ok(Err(err));
+        }
+        // On a write cycle through a delete, the deleted object's depth is kept first: a
+        // delete whose depth could not be kept is not made, or the loop guard would lose it.
+        if let Some(tombstones) = &self.tombstones {
+            let kept = tombstones
+                .bury(
+                    &bucket,
+                    &key,
+                    &self.lineage,
+                    &self.spec.name,
+                    &self.request_id,
+                )
+                .await;
+            if let Err(err) = kept {
+                tracing::warn!(plugin = %self.spec.name, bucket = %bounded::name(&bucket), key = %bounded::name(&key), "cannot keep the tombstone of a delete: {err}");
+                return Ok(Err(Error::Storage(format!(
+                    "the delete was not made: the host cannot keep its loop-guard tombstone ({err})"
+                ))));
+            }
         }
         Ok(self.store.delete(&bucket, &key).await.map_err(store_error))
     }
