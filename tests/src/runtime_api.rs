@@ -275,6 +275,12 @@ impl RuntimeApi {
 
     /// Queues an event under a fresh request id; the next `/next` gets it.
     pub fn invoke(&self, payload: Value) -> Invocation {
+        self.invoke_with_deadline(payload, DEADLINE)
+    }
+
+    /// Queues an event whose deadline is `deadline` from now, as a function timeout of that
+    /// length gives it.
+    pub fn invoke_with_deadline(&self, payload: Value, deadline: Duration) -> Invocation {
         let payload = serde_json::to_vec(&payload).expect("a JSON value serialises");
         let request_id = self.shared.update(|state| {
             state.next_id += 1;
@@ -283,7 +289,7 @@ impl RuntimeApi {
             state.queue.push_back(Queued {
                 request_id: request_id.clone(),
                 payload,
-                deadline_ms: epoch_ms() + DEADLINE.as_millis(),
+                deadline_ms: epoch_ms() + deadline.as_millis(),
                 trace_id: format!("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2{n:04x};Sampled=0"),
             });
             request_id

@@ -553,6 +553,99 @@ fn a_retryable_failure_answers_with_a_retryable_error() {
     );
 }
 
+/// A config whose `spin` plugin would run for a minute: only the invocation's deadline
+/// stops it.
+fn config_with_a_spinner() -> String {
+    format!(
+        r#"{}
+[[plugin]]
+name = "spin"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "loop/" }}
+limits = {{ timeout_ms = 60000 }}
+
+[[plugin]]
+name = "sleeper"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "sleep/" }}
+limits = {{ timeout_ms = 60000 }}
+"#,
+        config()
+    )
+}
+
+/// Invokes with a deadline `deadline` away; returns the reply and how long before the
+/// deadline it came (negative: after).
+fn call_before(function: &mut Function, payload: Value, deadline: Duration) -> (Reply, f64) {
+    let invoked = Instant::now();
+    let invocation = function.api.invoke_with_deadline(payload, deadline);
+    let reply = invocation.wait(deadline + Duration::from_secs(30));
+    let spare = deadline.as_secs_f64() - invoked.elapsed().as_secs_f64();
+    eprintln!("answered {:.0} ms before the deadline", spare * 1e3);
+    (reply, spare)
+}
+
+#[test]
+fn an_sqs_batch_is_answered_before_its_deadline_with_the_unfinished_records_failed() {
+    const GOOD: &str = "0a0b0c0d-87a3-44ab-83d2-661975830a7d";
+    const SPINNING: &str = "1a1b1c1d-f796-459a-8184-9c92662be6da";
+    const SLEEPING: &str = "2a2b2c2d-f796-459a-8184-9c92662be6da";
+    let site = Site::new(&config_with_a_spinner());
+    site.put("inbox", "ok/warm.txt", "warm");
+    site.put("inbox", "ok/deadline.txt", "done in time");
+    let mut function = site.start();
+    // Init (and any compile) before the invocation whose deadline counts.
+    function.response(s3_event(&[RawRecord::put("inbox", "ok/warm.txt")]));
+    let one = |key: &str| s3_event(&[RawRecord::put("inbox", key)]).to_string();
+    let deadline = Duration::from_secs(3);
+    let (reply, spare) = call_before(
+        &mut function,
+        sqs_event(vec![
+            sqs_message(GOOD, &one("ok/deadline.txt")),
+            sqs_message(SPINNING, &one("loop/forever.txt")),
+            sqs_message(SLEEPING, &one("sleep/forever.txt")),
+        ]),
+        deadline,
+    );
+    assert!(spare > 0.0, "answered {:.0} ms after the deadline", -spare * 1e3);
+    let response = reply.response();
+    let mut ids: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no batchItemFailures: {response:#}"))
+        .iter()
+        .filter_map(|f| f["itemIdentifier"].as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [SPINNING, SLEEPING], "{response:#}");
+    assert_eq!(
+        site.object("inbox", "out/ok/deadline.txt").as_deref(),
+        Some("done in time")
+    );
+    let stopped = function
+        .log_lines()
+        .into_iter()
+        .filter(|line| line.contains("the request had to be answered before its deadline"))
+        .count();
+    assert!(stopped >= 2, "{}", function.diagnostics());
+}
+
+#[test]
+fn a_direct_invocation_is_answered_retryable_before_its_deadline() {
+    let site = Site::new(&config_with_a_spinner());
+    site.put("inbox", "ok/warm.txt", "warm");
+    let mut function = site.start();
+    function.response(s3_event(&[RawRecord::put("inbox", "ok/warm.txt")]));
+    let (reply, spare) = call_before(
+        &mut function,
+        s3_event(&[RawRecord::put("inbox", "loop/forever.txt")]),
+        Duration::from_secs(2),
+    );
+    assert!(spare > 0.0, "answered {:.0} ms after the deadline", -spare * 1e3);
+    let (error_type, message) = reply.error();
+    assert_eq!(error_type, "Retryable", "{message}");
+    assert!(message.contains("timeout"), "{message}");
+}
+
 #[test]
 fn a_denied_write_alone_is_answered_with_a_summary_not_retried() {
     let site = Site::new(&config());
