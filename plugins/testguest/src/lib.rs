@@ -34,12 +34,23 @@
 //! | `forge` | copies like `ok`, asking for metadata `s3plug-depth` = `0` | `copied N bytes` |
 //! | `noop` | nothing, no I/O (the benchmarks' per-record overhead) | done, no message |
 //! | `upper` | streams the object through a reader and a writer to `out_prefix` + key, ASCII-uppercasing each 256 KiB chunk | `uppercased N bytes` |
+//! | `sleep` | one 30 s sleep (a WASI wait, no guest code runs) | `slept 30 s` |
+//! | `busy-poll` | sleeps 1 ms and reads the clock, forever | never |
+//! | `hold-readers` | opens readers on the object without dropping them, up to 2000, then keeps them `hold_ms` (default 0) | the first error, or `held N readers` |
+//! | `deny-long-names` | 200 listings of `forbidden-bucket` under a 1 MiB prefix | `D of 200 calls denied; other answers: [...]` |
+//! | `huge-message` | nothing | processed, with a 100 MiB message |
+//! | `huge-error` | nothing | an error of 100 MiB |
+//! | `big-metadata` | `put`s 1 byte to `out_prefix` + key with N bytes of user metadata (name and value), N the key's second segment: `big-metadata/3072/x` | `put: stored`, `put: too-large` or `put: error: ...` |
+//! | `put-huge` | one `put` of 200 MiB to `out_prefix` + key | as `big-metadata` |
+//! | `log-inject` | logs a line holding a line break, a forged host log line and a terminal escape | `logged` |
+//! | `ping-pong` | on `ObjectCreated` deletes the target, on `ObjectRemoved` `put`s it again; the target is `peer_prefix` + the key after its first segment, or the key itself | `deleted BUCKET/KEY` or `put BUCKET/KEY`, or the error |
 //! | anything else | nothing | the error `unknown mode "..."` |
 
 mod bench_modes;
 mod hostile;
 mod object_modes;
 mod report_modes;
+mod safety_modes;
 
 use s3plug_guest::{Error, Outcome, Plugin, Record, bail, config};
 
@@ -78,6 +89,19 @@ impl Plugin for TestGuest {
             "stack-frames" => hostile::overflow_shadow_stack(),
             "panic" => panic!("testguest panicked on purpose"),
             "trap" => hostile::trap(),
+            "sleep" => Ok(safety_modes::sleep()),
+            "busy-poll" => safety_modes::busy_poll(),
+            "hold-readers" => safety_modes::hold_readers(&record),
+            "deny-long-names" => Ok(safety_modes::deny_long_names()),
+            "huge-message" => Ok(safety_modes::huge_message()),
+            "huge-error" => Err(safety_modes::huge_error()),
+            "big-metadata" => safety_modes::big_metadata(&record, &Output::from_config(&record)),
+            "put-huge" => Ok(safety_modes::put_huge(
+                &record,
+                &Output::from_config(&record),
+            )),
+            "log-inject" => Ok(safety_modes::log_inject()),
+            "ping-pong" => safety_modes::ping_pong(&record),
             _ => bail!("unknown mode {mode:?}"),
         }
     }

@@ -14,6 +14,7 @@ mod precompiled;
 mod python;
 mod routing;
 mod s3;
+mod safety;
 mod scaffold;
 mod serve;
 mod testcases;
