@@ -152,8 +152,16 @@ pub fn put(
     body: &[u8],
     options: &PutOptions,
 ) -> Result<ObjectInfo, ObjectError> {
+    // The host refuses a larger body too, but only after copying it (and past its copy
+    // limit it stops the call): refused here, it never leaves the plugin.
+    if body.len() > MAX_PUT_BYTES {
+        return Err(ObjectError::TooLarge);
+    }
     Ok(host::put(bucket, key, body, options.as_wit())?)
 }
+
+/// The largest body [`put`] takes: 16 MiB. Larger objects are streamed with [`create`].
+pub const MAX_PUT_BYTES: usize = 16 << 20;
 
 /// Starts a streaming write of a new object. Nothing is visible until
 /// [`Writer::finish`] succeeds; a writer dropped without `finish` leaves no object behind.

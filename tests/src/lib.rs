@@ -179,6 +179,7 @@ impl<'a> RawRecord<'a> {
 
 /// An S3 notification with the given records, with every field AWS sends.
 pub fn s3_event(records: &[RawRecord<'_>]) -> Value {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let records: Vec<Value> = records
         .iter()
         .enumerate()
@@ -192,7 +193,8 @@ pub fn s3_event(records: &[RawRecord<'_>]) -> Value {
                 "eventVersion": "2.1",
                 "eventSource": "aws:s3",
                 "awsRegion": "us-east-1",
-                "eventTime": "2026-11-26T08:00:00.000Z",
+                // Now, as S3 stamps a notification with the time of the change.
+                "eventTime": now,
                 "eventName": r.event_name,
                 "userIdentity": { "principalId": "EXAMPLE" },
                 "requestParameters": { "sourceIPAddress": "127.0.0.1" },

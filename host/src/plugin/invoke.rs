@@ -15,6 +15,13 @@ use crate::outcome::{Failure, FailureKind, PluginOutcome};
 use crate::store::ObjectStore;
 use crate::tombstone::Tombstones;
 
+/// The most bytes a guest may pass the host in one call (wasmtime's "hostcall fuel"):
+/// what the host copies for it before an import even runs, so what one call can pin of the
+/// host's memory. It bounds the handler's result too. `put` takes 16 MiB and a writer's
+/// chunk is smaller still; more stops the call with `limit-exceeded` (wasmtime's default
+/// is 128 MiB).
+pub const MAX_CALL_COPY_BYTES: usize = 32 << 20;
+
 /// The most of a guest's stderr quoted in a failure.
 const STDERR_QUOTED: usize = 600;
 
@@ -99,6 +106,7 @@ impl LoadedPlugin {
         state.tombstones = tombstones;
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
+        store.set_hostcall_fuel(MAX_CALL_COPY_BYTES);
         // Yield to the runtime at every tick, so that the deadline below can stop a guest
         // that never waits; the deadline, not the epoch, ends the call.
         store.set_epoch_deadline(1);
@@ -205,6 +213,18 @@ fn memory_failure(state: &PluginState) -> Option<Failure> {
 /// The call trapped: name the cause from what the host saw, not from the trap text alone.
 fn trapped(state: &PluginState, err: &wasmtime::Error) -> Failure {
     let trap = err.downcast_ref::<Trap>().copied();
+    // wasmtime names this refusal only in its text (the error type is private).
+    if trap.is_none() && format!("{err:#}").contains("fuel allocated for hostcalls") {
+        return Failure::new(
+            FailureKind::LimitExceeded,
+            format!(
+                "the plugin passed more than {} MiB to the host in one call (an object \
+                 call's arguments or the handler's result), which the host does not copy \
+                 (put takes 16 MiB; stream larger objects with create)",
+                MAX_CALL_COPY_BYTES >> 20
+            ),
+        );
+    }
     if let Some(memory) = memory_failure(state) {
         return memory;
     }

@@ -38,10 +38,11 @@
 //! | `busy-poll` | sleeps 1 ms and reads the clock, forever | never |
 //! | `hold-readers` | opens readers on the object without dropping them, up to 2000, then keeps them `hold_ms` (default 0) | the first error, or `held N readers` |
 //! | `deny-long-names` | 200 listings of `forbidden-bucket` under a 1 MiB prefix | `D of 200 calls denied; other answers: [...]` |
-//! | `huge-message` | nothing | processed, with a 100 MiB message |
-//! | `huge-error` | nothing | an error of 100 MiB |
+//! | `huge-message` | nothing | processed, with a message of N MiB (`huge-message/N/...`; 100 without N) |
+//! | `huge-error` | nothing | an error of N MiB, as `huge-message` |
 //! | `big-metadata` | `put`s 1 byte to `out_prefix` + key with N bytes of user metadata (name and value), N the key's second segment: `big-metadata/3072/x` | `put: stored`, `put: too-large` or `put: error: ...` |
 //! | `put-huge` | one `put` of 200 MiB to `out_prefix` + key | as `big-metadata` |
+//! | `put-huge-raw` | the same `put` through the WIT import, without the SDK's check | as `big-metadata` |
 //! | `log-inject` | logs a line holding a line break, a forged host log line and a terminal escape | `logged` |
 //! | `ping-pong` | on `ObjectCreated` deletes the target, on `ObjectRemoved` `put`s it again; the target is `peer_prefix` + the key after its first segment, or the key itself | `deleted BUCKET/KEY` or `put BUCKET/KEY`, or the error |
 //! | anything else | nothing | the error `unknown mode "..."` |
@@ -93,10 +94,14 @@ impl Plugin for TestGuest {
             "busy-poll" => safety_modes::busy_poll(),
             "hold-readers" => safety_modes::hold_readers(&record),
             "deny-long-names" => Ok(safety_modes::deny_long_names()),
-            "huge-message" => Ok(safety_modes::huge_message()),
-            "huge-error" => Err(safety_modes::huge_error()),
+            "huge-message" => Ok(safety_modes::huge_message(&record)),
+            "huge-error" => Err(safety_modes::huge_error(&record)),
             "big-metadata" => safety_modes::big_metadata(&record, &Output::from_config(&record)),
             "put-huge" => Ok(safety_modes::put_huge(
+                &record,
+                &Output::from_config(&record),
+            )),
+            "put-huge-raw" => Ok(safety_modes::put_huge_raw(
                 &record,
                 &Output::from_config(&record),
             )),

@@ -20,8 +20,9 @@ const MAX_HELD_READERS: usize = 2000;
 const DENIED_CALLS: usize = 200;
 const LONG_NAME_BYTES: usize = 1 << 20;
 
-/// The size of the message of `huge-message` and of the error of `huge-error`.
-const HUGE_TEXT_BYTES: usize = 100 << 20;
+/// The size of the message of `huge-message` and of the error of `huge-error`, in MiB,
+/// when the key does not give one.
+const HUGE_TEXT_MIB: usize = 100;
 
 /// The body of the `put-huge` mode.
 const HUGE_PUT_BYTES: usize = 200 << 20;
@@ -86,14 +87,25 @@ pub fn deny_long_names() -> Outcome {
     ))
 }
 
-/// `huge-message`: a processed outcome whose message is 100 MiB.
-pub fn huge_message() -> Outcome {
-    Outcome::processed("m".repeat(HUGE_TEXT_BYTES))
+/// The size the key gives as its second segment, in MiB (`huge-message/20/x`), else 100.
+fn huge_text_bytes(record: &Record) -> usize {
+    let mib = record
+        .key
+        .split('/')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(HUGE_TEXT_MIB);
+    mib << 20
 }
 
-/// `huge-error`: an error whose text is 100 MiB.
-pub fn huge_error() -> Error {
-    Error::msg("e".repeat(HUGE_TEXT_BYTES))
+/// `huge-message`: a processed outcome whose message is N MiB (100 by default).
+pub fn huge_message(record: &Record) -> Outcome {
+    Outcome::processed("m".repeat(huge_text_bytes(record)))
+}
+
+/// `huge-error`: an error whose text is N MiB (100 by default).
+pub fn huge_error(record: &Record) -> Error {
+    Error::msg("e".repeat(huge_text_bytes(record)))
 }
 
 /// `big-metadata`: `put`s a 1-byte object at `out_prefix` + key with user metadata of N
@@ -122,6 +134,27 @@ pub fn put_huge(record: &Record, output: &Output) -> Outcome {
         &PutOptions::new(),
     );
     Outcome::processed(put_answer(&put))
+}
+
+/// `put-huge-raw`: the same `put`, through the WIT import itself, as a plugin built from
+/// `wit/` without the SDK (which refuses the body before calling) would make it.
+pub fn put_huge_raw(record: &Record, output: &Output) -> Outcome {
+    use s3plug_guest::wit::s3plug::plugin::{objects as raw, types};
+    let body = vec![0_u8; HUGE_PUT_BYTES];
+    let options = types::PutOptions {
+        content_type: None,
+        metadata: Vec::new(),
+    };
+    let put = raw::put(
+        &output.bucket,
+        &output.key(&record.key),
+        black_box(&body),
+        &options,
+    );
+    Outcome::processed(match put {
+        Ok(_) => "put: stored".to_owned(),
+        Err(err) => format!("put: error: {}", short(&format!("{err:?}"))),
+    })
 }
 
 /// `log-inject`: one log line that holds a line break, a forged host line and a terminal

@@ -607,7 +607,11 @@ fn an_sqs_batch_is_answered_before_its_deadline_with_the_unfinished_records_fail
         ]),
         deadline,
     );
-    assert!(spare > 0.0, "answered {:.0} ms after the deadline", -spare * 1e3);
+    assert!(
+        spare > 0.0,
+        "answered {:.0} ms after the deadline",
+        -spare * 1e3
+    );
     let response = reply.response();
     let mut ids: Vec<&str> = response["batchItemFailures"]
         .as_array()
@@ -640,7 +644,11 @@ fn a_direct_invocation_is_answered_retryable_before_its_deadline() {
         s3_event(&[RawRecord::put("inbox", "loop/forever.txt")]),
         Duration::from_secs(2),
     );
-    assert!(spare > 0.0, "answered {:.0} ms after the deadline", -spare * 1e3);
+    assert!(
+        spare > 0.0,
+        "answered {:.0} ms after the deadline",
+        -spare * 1e3
+    );
     let (error_type, message) = reply.error();
     assert_eq!(error_type, "Retryable", "{message}");
     assert!(message.contains("timeout"), "{message}");

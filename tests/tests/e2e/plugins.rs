@@ -152,5 +152,17 @@ limits = {{ memory_mib = 16, timeout_ms = 60000 }}
     );
     let usage = outcome.usage.as_ref().expect("usage");
     assert_eq!(usage.bytes_read, csv.len() as u64);
-    assert_eq!(usage.bytes_written, text.len() as u64);
+    let metadata: u64 = h
+        .store
+        .head("data", "jsonl/in/big.jsonl")
+        .expect("the output exists")
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum();
+    assert_eq!(
+        usage.bytes_written,
+        text.len() as u64 + metadata,
+        "user metadata counts as written bytes"
+    );
 }

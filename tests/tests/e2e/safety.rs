@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use s3plug::store::{DirStore, ObjectStore, PutOptions};
 use s3plug_tests::dev::DevServer;
 use s3plug_tests::moto::MotoServer;
-use s3plug_tests::{COMPILE_CACHE, RawRecord, TESTGUEST, s3_event, s3plug_bin};
+use s3plug_tests::{COMPILE_CACHE, RawRecord, TESTGUEST, block_on, s3_event, s3plug_bin};
 use serde_json::Value;
 
 /// How long any one run of the binary may take before it is killed.
@@ -150,8 +150,7 @@ impl Scene {
     }
 
     fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        self.store()
-            .put(bucket, key, body, &PutOptions::default())
+        block_on(self.store().put(bucket, key, body, &PutOptions::default()))
             .unwrap_or_else(|err| panic!("cannot store {bucket}/{key}: {err}"));
     }
 
@@ -299,7 +298,7 @@ fn run_between_good_records(
     assert_eq!(lines.len(), keys.len(), "{}", brief(&lines));
     let store = scene.store();
     assert_copied(&lines, &[BEFORE, AFTER], |key| {
-        store.head("outbox", &format!("out/{key}")).is_ok()
+        block_on(store.head("outbox", &format!("out/{key}"))).is_ok()
     });
     (finished, lines)
 }
@@ -509,7 +508,7 @@ fn a_reader_hog_under_a_low_file_limit_fails_alone_on_a_dir_store() {
     let finished = finish(scene.run_with_fd_limit(256, &fd_limit_event(), &scene.dir_store()));
     let store = scene.store();
     assert_hog_failed_alone(&finished, |key| {
-        store.head("outbox", &format!("out/{key}")).is_ok()
+        block_on(store.head("outbox", &format!("out/{key}"))).is_ok()
     });
 }
 
@@ -519,7 +518,7 @@ fn a_reader_hog_under_a_low_file_limit_fails_alone_on_s3() {
     moto.create_buckets(&["inbox", "outbox"]);
     let s3 = moto.store();
     for key in GOOD.iter().chain([&HOG]) {
-        s3.put("inbox", key, &[b'x'; 64 * KIB], &PutOptions::default())
+        block_on(s3.put("inbox", key, &[b'x'; 64 * KIB], &PutOptions::default()))
             .expect("stored in moto");
     }
     let scene = Scene::new(&fd_limit_config());
@@ -528,7 +527,7 @@ fn a_reader_hog_under_a_low_file_limit_fails_alone_on_s3() {
     moto.apply_env(&mut command);
     let finished = finish(command);
     assert_hog_failed_alone(&finished, |key| {
-        s3.head("outbox", &format!("out/{key}")).is_ok()
+        block_on(s3.head("outbox", &format!("out/{key}"))).is_ok()
     });
 }
 
@@ -593,8 +592,8 @@ fn denials_of_long_names_are_counted_but_never_logged_whole() {
 fn a_huge_message_is_cut_in_the_outcome_line() {
     // Room for the guest to build the text.
     let scene = Scene::new(&guest_config("", "memory_mib = 1024", ""));
-    let (finished, _) = run_between_good_records(&scene, &["huge-message/x"], |_| {});
-    let line = bounded_line(&finished, "huge-message/x");
+    let (finished, _) = run_between_good_records(&scene, &["huge-message/20/x"], |_| {});
+    let line = bounded_line(&finished, "huge-message/20/x");
     assert_eq!(text(&line, "status"), "ok", "{line:.300}");
     assert_cut(text(&line, "message"), 'm');
 }
@@ -603,8 +602,8 @@ fn a_huge_message_is_cut_in_the_outcome_line() {
 fn a_huge_error_is_cut_in_the_outcome_line_and_the_log() {
     // Room for the guest to build the text and format it as an error, three copies at once.
     let scene = Scene::new(&guest_config("", "memory_mib = 1024", ""));
-    let (finished, _) = run_between_good_records(&scene, &["huge-error/x"], |_| {});
-    let line = bounded_line(&finished, "huge-error/x");
+    let (finished, _) = run_between_good_records(&scene, &["huge-error/20/x"], |_| {});
+    let line = bounded_line(&finished, "huge-error/20/x");
     assert_eq!(text(&line, "status"), "failed", "{line:.300}");
     assert_eq!(text(&line, "reason"), "plugin-error", "{line:.300}");
     let error = text(&line, "error");
@@ -617,6 +616,27 @@ fn a_huge_error_is_cut_in_the_outcome_line_and_the_log() {
         "the failure's log took {} bytes of stderr",
         finished.stderr.len()
     );
+}
+
+/// Past the host's copy limit (32 MiB in one call) a result is not even copied: the record
+/// fails as a limit, and the line and the log stay small.
+#[test]
+fn a_result_past_the_hosts_copy_limit_fails_alone_as_a_limit() {
+    let scene = Scene::new(&guest_config("", "memory_mib = 1024", ""));
+    for key in ["huge-message/100/x", "huge-error/100/x"] {
+        let (finished, _) = run_between_good_records(&scene, &[key], |_| {});
+        let line = bounded_line(&finished, key);
+        assert_eq!(text(&line, "status"), "failed", "{line:.300}");
+        assert_eq!(text(&line, "reason"), "limit-exceeded", "{line:.300}");
+        assert!(
+            text(&line, "error").contains("more than 32 MiB"),
+            "{line:.300}"
+        );
+        assert!(
+            finished.stderr.len() < MAX_OUTCOME_LINE,
+            "{key}: stderr too large"
+        );
+    }
 }
 
 #[test]
@@ -635,14 +655,13 @@ fn user_metadata_past_s3s_2_kib_is_too_large_and_writes_nothing() {
             line.to_string()
         );
         assert!(
-            store.head("outbox", &format!("out/{key}")).is_err(),
+            block_on(store.head("outbox", &format!("out/{key}"))).is_err(),
             "{key}: the refused put left an object"
         );
     }
     let line = outcome(&lines, under);
     assert_eq!(text(line, "message"), "put: stored", "{line:#}");
-    let stored = store
-        .head("outbox", &format!("out/{under}"))
+    let stored = block_on(store.head("outbox", &format!("out/{under}")))
         .expect("1.5 KiB of metadata is stored");
     let pad = stored
         .metadata
@@ -689,9 +708,23 @@ fn a_put_of_200_mib_is_too_large_and_not_a_trap() {
     assert_eq!(text(line, "status"), "ok", "{line:#}");
     assert_eq!(text(line, "message"), "put: too-large", "{line:#}");
     assert!(
-        scene.store().head("outbox", "out/put-huge/x").is_err(),
+        block_on(scene.store().head("outbox", "out/put-huge/x")).is_err(),
         "the refused put left an object"
     );
+}
+
+#[test]
+fn a_put_past_the_hosts_copy_limit_through_the_wit_fails_alone_as_a_limit() {
+    let scene = Scene::new(&guest_config("", "memory_mib = 512", ""));
+    let (_, lines) = run_between_good_records(&scene, &["put-huge-raw/x"], |_| {});
+    let line = outcome(&lines, "put-huge-raw/x");
+    assert_eq!(text(line, "status"), "failed", "{line:#}");
+    assert_eq!(text(line, "reason"), "limit-exceeded", "{line:#}");
+    assert!(
+        text(line, "error").contains("more than 32 MiB to the host in one call"),
+        "{line:#}"
+    );
+    assert!(block_on(scene.store().head("outbox", "out/put-huge-raw/x")).is_err());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -796,8 +829,7 @@ fn follow_chain(scene: &Scene, first_key: &str) -> Vec<Hop> {
         for key in [BEFORE, AFTER] {
             let line = outcome(&good, key);
             assert_eq!(text(line, "status"), "ok", "a good record failed: {line:#}");
-            store
-                .head("copies", &format!("out/{key}"))
+            block_on(store.head("copies", &format!("out/{key}")))
                 .unwrap_or_else(|err| panic!("{key} was not copied: {err}"));
         }
         for line in &lines {
@@ -872,8 +904,7 @@ const DELETE_CYCLE_CHAIN: [Step; 3] = [
 ];
 
 fn depth_of(store: &dyn ObjectStore, key: &str) -> Option<String> {
-    store
-        .head("loop", key)
+    block_on(store.head("loop", key))
         .ok()?
         .metadata
         .into_iter()
@@ -905,7 +936,10 @@ fn a_two_plugin_cycle_through_a_delete_stops_at_max_depth() {
     }
     let store = scene.store();
     assert_eq!(depth_of(&store, "a/x").as_deref(), Some("2"));
-    assert!(store.head("loop", "b/x").is_err(), "b/x stays deleted");
+    assert!(
+        block_on(store.head("loop", "b/x")).is_err(),
+        "b/x stays deleted"
+    );
 }
 
 #[test]
@@ -968,9 +1002,11 @@ fn assert_live_chain(dev: &DevServer, expected: &[Step]) {
 fn a_plugin_re_creating_what_it_deletes_stops_at_max_depth_live() {
     let dir = tempfile::tempdir().expect("temp dir");
     let dev = dev_with(dir.path(), &ping_pong_config(HOST_STATE));
-    dev.store()
-        .put("loop", PING, b"ping", &PutOptions::default())
-        .expect("uploaded");
+    block_on(
+        dev.store()
+            .put("loop", PING, b"ping", &PutOptions::default()),
+    )
+    .expect("uploaded");
     assert_live_chain(&dev, &PING_PONG_CHAIN);
     assert_eq!(depth_of(&dev.store(), PING).as_deref(), Some("2"));
     let (tally, _) = dev.stop();
@@ -985,15 +1021,11 @@ fn a_plugin_re_creating_what_it_deletes_stops_at_max_depth_live() {
 fn a_two_plugin_cycle_through_a_delete_stops_at_max_depth_live() {
     let dir = tempfile::tempdir().expect("temp dir");
     let dev = dev_with(dir.path(), &delete_cycle_config(HOST_STATE));
-    dev.store()
-        .put("loop", "b/x", b"b", &PutOptions::default())
-        .expect("uploaded");
+    block_on(dev.store().put("loop", "b/x", b"b", &PutOptions::default())).expect("uploaded");
     // No plugin takes the creation of b/x.
     let unrouted = dev.outcome("loop", "b/x", None);
     assert_eq!(text(&unrouted, "status"), "unrouted", "{unrouted:#}");
-    dev.store()
-        .put("loop", "a/x", b"a", &PutOptions::default())
-        .expect("uploaded");
+    block_on(dev.store().put("loop", "a/x", b"a", &PutOptions::default())).expect("uploaded");
     assert_live_chain(&dev, &DELETE_CYCLE_CHAIN);
     assert_eq!(depth_of(&dev.store(), "a/x").as_deref(), Some("2"));
     let (tally, _) = dev.stop();

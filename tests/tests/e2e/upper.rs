@@ -123,7 +123,13 @@ max_depth = 1
             used.bytes_written,
             used.denials
         ),
-        (1, size as u64, size as u64, 0)
+        (
+            1,
+            size as u64,
+            size as u64 + metadata_bytes(&info.metadata),
+            0
+        ),
+        "user metadata counts as written bytes, as S3 counts it"
     );
 
     let own = outcome_of(&outcomes, 1, plugin.name);
@@ -333,4 +339,12 @@ pub fn below_its_initial_memory_is_refused_at_load(
         err.contains(&format!("plugin \"{}\"", plugin.name)) && err.contains(expected),
         "{err}"
     );
+}
+
+/// The size of user metadata as S3 counts it: every name and value.
+fn metadata_bytes(metadata: &[(String, String)]) -> u64 {
+    metadata
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum()
 }
