@@ -108,6 +108,10 @@ enum Command {
         /// Where `s3://` plugins are fetched from, as for `run`.
         #[arg(long, default_value = "dir:s3plug-data")]
         store: String,
+        /// The Lambda function's timeout, in seconds (its `Timeout`): warns about plugins
+        /// whose `timeout_ms` cannot fit in it.
+        #[arg(long, value_name = "SECONDS")]
+        function_timeout: Option<f64>,
     },
     /// Precompile a plugin for this s3plug's engine: a config's `wasm` may name the result,
     /// which then loads in microseconds instead of being compiled at every start.
@@ -283,7 +287,11 @@ pub fn main() -> ExitCode {
                 seed,
             },
         ),
-        Command::Check { config, store } => runtime.block_on(check(&config, &store)),
+        Command::Check {
+            config,
+            store,
+            function_timeout,
+        } => runtime.block_on(check(&config, &store, function_timeout)),
         Command::Lambda => lambda::run(&runtime),
         Command::New { name, lang, sdk } => new_project(name, lang, sdk),
         Command::Serve {
@@ -394,8 +402,18 @@ fn print_event(
     Ok(EXIT_OK)
 }
 
-async fn check(config_path: &Path, store: &str) -> anyhow::Result<u8> {
+async fn check(
+    config_path: &Path,
+    store: &str,
+    function_timeout: Option<f64>,
+) -> anyhow::Result<u8> {
     let config = Config::load(config_path)?;
+    if let Some(seconds) = function_timeout {
+        let mut stderr = io::stderr().lock();
+        for warning in lambda::timeout_warnings(&config, seconds) {
+            writeln!(stderr, "warning: {warning}")?;
+        }
+    }
     let pipeline = Pipeline::load(&config, store::open(store).await?).await?;
     let mut stdout = io::stdout().lock();
     for plugin in pipeline.registry().plugins() {

@@ -107,6 +107,28 @@ pub fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The plugins whose `timeout_ms` cannot fit in a function timeout of `seconds`, less
+/// [`ANSWER_MARGIN`]: their calls would be cut at the invocation's deadline instead.
+pub fn timeout_warnings(config: &Config, seconds: f64) -> Vec<String> {
+    let usable = Duration::from_secs_f64(seconds.max(0.0)).saturating_sub(ANSWER_MARGIN);
+    config
+        .plugins
+        .iter()
+        .filter(|plugin| plugin.limits.timeout > usable)
+        .map(|plugin| {
+            format!(
+                "plugin {:?} has limits.timeout_ms = {}, more than the {} ms a function timeout \
+                 of {seconds} s leaves (less {} ms to answer): its calls would be cut at the \
+                 invocation's deadline and retried; lower timeout_ms or raise the function's timeout",
+                plugin.name,
+                plugin.limits.timeout.as_millis(),
+                usable.as_millis(),
+                ANSWER_MARGIN.as_millis()
+            )
+        })
+        .collect()
+}
+
 /// When the calls of an invocation must be over: its deadline less [`ANSWER_MARGIN`], as an
 /// instant of the runtime's clock. `None` when the Runtime API gave no deadline.
 fn calls_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
@@ -118,6 +140,33 @@ fn calls_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
         .duration_since(SystemTime::now())
         .unwrap_or_default();
     Some(tokio::time::Instant::now() + left.saturating_sub(ANSWER_MARGIN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_that_cannot_fit_the_function_is_warned_about() {
+        let config = Config::parse(
+            "[[plugin]]\nname = \"slow\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n\
+             limits = { timeout_ms = 3000 }\n\n\
+             [[plugin]]\nname = \"quick\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox2\" }\n\
+             limits = { timeout_ms = 1000 }\n",
+            "test",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let warnings = timeout_warnings(&config, 3.0);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .starts_with("plugin \"slow\" has limits.timeout_ms = 3000, more than the 2700 ms"),
+            "{}",
+            warnings[0]
+        );
+        assert!(timeout_warnings(&config, 4.0).is_empty());
+    }
 }
 
 async fn handle(pipeline: Pipeline, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {

@@ -48,6 +48,8 @@ pub struct PluginState {
     pub(crate) usage: Usage,
     /// Readers and writers open now, against `limits.max_open`.
     pub(crate) open: u32,
+    /// Writers not yet finished or dropped, against `MAX_OPEN_WRITERS`.
+    pub(crate) open_writers: u32,
     /// Where this plugin's deletes leave the depth of what they delete, when one of its
     /// deletes can close an allowed write cycle.
     pub(crate) tombstones: Option<Tombstones>,
@@ -129,6 +131,7 @@ impl PluginState {
             request_id,
             usage: Usage::default(),
             open: 0,
+            open_writers: 0,
             tombstones: None,
         }
     }

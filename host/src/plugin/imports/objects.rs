@@ -19,6 +19,11 @@ const MAX_READ_CHUNK: u32 = 1 << 20;
 /// The largest body `put` takes; bigger objects go through `create`.
 const MAX_PUT_BYTES: usize = 16 << 20;
 
+/// Unfinished writers one call may hold at once, whatever `max_open` allows: each may
+/// buffer a multipart part (8 MiB for S3) in host memory, so this bounds what one call pins
+/// to 32 MiB. A plugin writes one or two objects at a time.
+const MAX_OPEN_WRITERS: u32 = 4;
+
 /// The most objects one listing page returns, as S3.
 const MAX_LIST_PAGE: u32 = 1000;
 
@@ -319,9 +324,17 @@ impl Host for PluginState {
     ) -> wasmtime::Result<Result<Resource<WriterHandle>, Error>> {
         let checked = self.check(Op::Create, &bucket, &key).and_then(|()| {
             let (options, metadata) = self.stamped(options)?;
+            if self.open_writers >= MAX_OPEN_WRITERS {
+                return Err(self.exceed(
+                    "max_open",
+                    format!("{MAX_OPEN_WRITERS} writers"),
+                    " unfinished at once",
+                ));
+            }
             self.count_write()?;
             self.count_written(metadata)?;
             self.count_open()?;
+            self.open_writers += 1;
             Ok(options)
         });
         let options = match checked {
@@ -334,6 +347,7 @@ impl Host for PluginState {
             })?)),
             Err(err) => {
                 self.open -= 1;
+                self.open_writers -= 1;
                 Ok(Err(store_error(err)))
             }
         }
@@ -541,6 +555,7 @@ impl HostWriter for PluginState {
         let Some(inner) = handle.writer.take() else {
             return Ok(Err(Error::Other("the writer is already finished".into())));
         };
+        self.open_writers = self.open_writers.saturating_sub(1);
         Ok(inner.finish().await.map(wit_info).map_err(store_error))
     }
 
@@ -548,6 +563,7 @@ impl HostWriter for PluginState {
         // An unfinished writer is aborted before the guest goes on, so that nothing of it
         // is left (a writer dropped with the whole store aborts in the background).
         if let Some(unfinished) = self.table.delete(writer)?.writer {
+            self.open_writers = self.open_writers.saturating_sub(1);
             unfinished.abort().await;
         }
         self.open = self.open.saturating_sub(1);
@@ -581,6 +597,61 @@ mod tests {
             self.rest = &self.rest[n..];
             Poll::Ready(Ok(()))
         }
+    }
+
+    fn state(limits: &str) -> PluginState {
+        let store = crate::store::MemoryStore::new();
+        store
+            .put("inbox", "a.bin", b"abc", &store::PutOptions::default())
+            .unwrap();
+        PluginState::for_tests(
+            &format!(
+                "[[plugin]]\nname = \"p\"\nwasm = \"p.wasm\"\ntrigger = {{ bucket = \"inbox\" }}\n\
+                 write = [\"outbox/\"]\nlimits = {{ {limits} }}\n"
+            ),
+            std::sync::Arc::new(store),
+        )
+    }
+
+    #[tokio::test]
+    async fn open_readers_are_bounded_by_max_open_and_freed_when_dropped() {
+        let mut state = state("max_open = 3");
+        let mut readers = Vec::new();
+        for _ in 0..3 {
+            let get = Host::get(&mut state, "inbox".into(), "a.bin".into(), None).await;
+            readers.push(get.unwrap().unwrap());
+        }
+        let fourth = Host::get(&mut state, "inbox".into(), "a.bin".into(), None).await;
+        assert!(
+            matches!(fourth.unwrap(), Err(Error::LimitExceeded(ref why)) if why.contains("max_open")),
+        );
+        assert_eq!(state.usage.limit_hit.as_deref(), Some("max_open (3)"));
+        HostReader::drop(&mut state, readers.pop().unwrap())
+            .await
+            .unwrap();
+        let again = Host::get(&mut state, "inbox".into(), "a.bin".into(), None).await;
+        assert!(again.unwrap().is_ok(), "a dropped reader frees its place");
+    }
+
+    #[tokio::test]
+    async fn unfinished_writers_are_bounded_whatever_max_open_allows() {
+        let mut state = state("max_open = 100, max_writes = 100");
+        let options = || PutOptions {
+            content_type: None,
+            metadata: Vec::new(),
+        };
+        let mut writers = Vec::new();
+        for i in 0..MAX_OPEN_WRITERS {
+            let create =
+                Host::create(&mut state, "outbox".into(), format!("w{i}"), options()).await;
+            writers.push(create.unwrap().unwrap());
+        }
+        let past = Host::create(&mut state, "outbox".into(), "past".into(), options()).await;
+        assert!(matches!(past.unwrap(), Err(Error::LimitExceeded(_))));
+        let finished = HostWriter::finish(&mut state, writers.pop().unwrap()).await;
+        assert!(finished.unwrap().is_ok());
+        let again = Host::create(&mut state, "outbox".into(), "again".into(), options()).await;
+        assert!(again.unwrap().is_ok(), "a finished writer frees its place");
     }
 
     #[tokio::test]
