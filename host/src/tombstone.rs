@@ -4,8 +4,8 @@
 //! An object's depth travels in its metadata, which goes with the object when it is
 //! deleted. So before a plugin on an allowed cycle through a delete deletes an object, the
 //! host writes a tombstone, `<state>tombstones/<sha256 of bucket/key>.json`, holding the
-//! lineage the deleted object would carry had it been written (the deleting call's depth
-//! + 1). When an `ObjectRemoved` record of that object arrives, the host reads the
+//! lineage the deleted object would carry had it been written: the deleting call's depth
+//! plus one. When an `ObjectRemoved` record of that object arrives, the host reads the
 //! tombstone as the record's lineage.
 //!
 //! A tombstone speaks for the deletions that follow it closely: it applies to a record

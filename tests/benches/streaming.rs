@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use s3plug::Pipeline;
-use s3plug::store::{MemoryStore, ObjectStore, PutOptions};
+use s3plug::store::{MemoryStore, PutOptions};
 
 use support::native::NativePipeline;
 use support::{BUCKET, GuestPlugin};

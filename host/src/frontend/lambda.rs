@@ -142,33 +142,6 @@ fn calls_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
     Some(tokio::time::Instant::now() + left.saturating_sub(ANSWER_MARGIN))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_timeout_that_cannot_fit_the_function_is_warned_about() {
-        let config = Config::parse(
-            "[[plugin]]\nname = \"slow\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n\
-             limits = { timeout_ms = 3000 }\n\n\
-             [[plugin]]\nname = \"quick\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox2\" }\n\
-             limits = { timeout_ms = 1000 }\n",
-            "test",
-            std::path::Path::new("/"),
-        )
-        .unwrap();
-        let warnings = timeout_warnings(&config, 3.0);
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(
-            warnings[0]
-                .starts_with("plugin \"slow\" has limits.timeout_ms = 3000, more than the 2700 ms"),
-            "{}",
-            warnings[0]
-        );
-        assert!(timeout_warnings(&config, 4.0).is_empty());
-    }
-}
-
 async fn handle(pipeline: Pipeline, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
     let (payload, context) = event.into_parts();
     let span = tracing::info_span!("invocation", request_id = %context.request_id);
@@ -270,4 +243,31 @@ fn set_env(name: &str, value: &str) {
     // SAFETY: called from `cli::main` before the engine, the logger or any runtime starts a
     // thread, so no other thread can be reading the environment.
     unsafe { std::env::set_var(name, value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_that_cannot_fit_the_function_is_warned_about() {
+        let config = Config::parse(
+            "[[plugin]]\nname = \"slow\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox\" }\n\
+             limits = { timeout_ms = 3000 }\n\n\
+             [[plugin]]\nname = \"quick\"\nwasm = \"p.wasm\"\ntrigger = { bucket = \"inbox2\" }\n\
+             limits = { timeout_ms = 1000 }\n",
+            "test",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let warnings = timeout_warnings(&config, 3.0);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .starts_with("plugin \"slow\" has limits.timeout_ms = 3000, more than the 2700 ms"),
+            "{}",
+            warnings[0]
+        );
+        assert!(timeout_warnings(&config, 4.0).is_empty());
+    }
 }

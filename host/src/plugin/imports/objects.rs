@@ -600,7 +600,7 @@ mod tests {
     }
 
     fn state(limits: &str) -> PluginState {
-        let store = crate::store::MemoryStore::new();
+        let store = store::MemoryStore::new();
         store
             .put("inbox", "a.bin", b"abc", &store::PutOptions::default())
             .unwrap();
