@@ -11,11 +11,11 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
 
 use crate::event::S3Record;
 use crate::grant::Grant;
-use crate::store::{ObjectStore, PutOptions, StoreError};
+use crate::host_state::HostState;
+use crate::store::ObjectStore;
 
 /// What the last processed record of an object was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,41 +60,26 @@ pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
 /// The markers of the routes that skip duplicates.
 #[derive(Debug, Clone)]
 pub struct DedupeState {
-    objects: Arc<dyn ObjectStore>,
-    location: Grant,
+    state: HostState,
 }
 
 impl DedupeState {
     pub fn new(objects: Arc<dyn ObjectStore>, location: Grant) -> Self {
-        Self { objects, location }
+        Self {
+            state: HostState::new(objects, location),
+        }
     }
 
+    /// Markers are per plugin: `<state><plugin>/<hash>.json`.
     fn marker_key(&self, plugin: &str, record: &S3Record) -> String {
-        let hex = crate::hex::sha256_hex(format!("{}/{}", record.bucket, record.key));
-        format!("{}{plugin}/{hex}.json", self.location.prefix)
-    }
-
-    async fn read(&self, key: &str) -> Result<Option<Marker>, StoreError> {
-        let object = match self.objects.get(&self.location.bucket, key, None).await {
-            Ok(object) => object,
-            Err(StoreError::NotFound { .. } | StoreError::NoSuchBucket(_)) => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let mut bytes = Vec::new();
-        object
-            .body
-            .take(64 << 10)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(serde_json::from_slice(&bytes).ok())
+        self.state.key(plugin, &record.bucket, &record.key)
     }
 
     /// Whether `plugin` should run on `record`. A marker that cannot be read lets it run:
     /// a duplicate is better than a loss.
     pub async fn verdict(&self, plugin: &str, record: &S3Record) -> Verdict {
         let key = self.marker_key(plugin, record);
-        let marker = match self.read(&key).await {
+        let marker = match self.state.read::<Marker>(&key).await {
             Ok(Some(marker)) => marker,
             Ok(None) => return Verdict::Fresh,
             Err(err) => {
@@ -124,16 +109,7 @@ impl DedupeState {
     /// Records that `plugin` processed `record`.
     pub async fn remember(&self, plugin: &str, record: &S3Record) {
         let key = self.marker_key(plugin, record);
-        let body = serde_json::to_vec(&Marker::of(record)).unwrap_or_default();
-        let options = PutOptions {
-            content_type: Some("application/json".into()),
-            metadata: Vec::new(),
-        };
-        if let Err(err) = self
-            .objects
-            .put(&self.location.bucket, &key, &body, &options)
-            .await
-        {
+        if let Err(err) = self.state.write(&key, &Marker::of(record)).await {
             tracing::warn!(plugin, key, "cannot write the duplicate marker: {err}");
         }
     }

@@ -15,6 +15,7 @@ pub mod frontend;
 pub mod grant;
 pub mod guard;
 mod hex;
+mod host_state;
 pub mod outcome;
 pub mod pipeline;
 pub mod plugin;

@@ -11,7 +11,21 @@ use crate::outcome::{RecordOutcome, Status};
 /// The answer for an SQS batch: exactly the messages that had a failed record, so that SQS
 /// deletes the others and delivers these again (and to the dead-letter queue after
 /// `maxReceiveCount`). The event source mapping must enable `ReportBatchItemFailures`.
+///
+/// A failed record whose message has no id cannot be named: the answer is then one failure
+/// with an empty `itemIdentifier`, which Lambda takes as a failure of the whole batch, so
+/// that nothing failed is ever deleted from the queue.
 pub fn sqs_batch_response(outcomes: &[RecordOutcome]) -> SqsBatchResponse {
+    let unnamed = outcomes
+        .iter()
+        .any(|o| o.is_failed() && o.message_id.as_deref().is_none_or(str::is_empty));
+    if unnamed {
+        let mut response = SqsBatchResponse::default();
+        response
+            .batch_item_failures
+            .push(BatchItemFailure::default());
+        return response;
+    }
     let failed: BTreeSet<&str> = outcomes
         .iter()
         .filter(|o| o.is_failed())
@@ -140,6 +154,32 @@ mod tests {
             .map(|f| f.item_identifier)
             .collect();
         assert_eq!(ids, ["m2", "m5"]);
+    }
+
+    #[test]
+    fn a_failure_without_a_message_id_fails_the_whole_batch() {
+        let mut unnamed = outcome(1, "", Status::Failed, Some(FailureKind::PluginError));
+        for message_id in [None, Some(String::new())] {
+            unnamed.message_id = message_id;
+            let outcomes = vec![
+                outcome(0, "m1", Status::Failed, Some(FailureKind::PluginError)),
+                unnamed.clone(),
+                outcome(2, "m3", Status::Ok, None),
+            ];
+            let ids: Vec<_> = sqs_batch_response(&outcomes)
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect();
+            assert_eq!(
+                ids,
+                [""],
+                "an empty identifier: Lambda retries the whole batch"
+            );
+        }
+        // An unnamed message that succeeded needs nothing.
+        let outcomes = vec![outcome(0, "", Status::Ok, None)];
+        assert!(sqs_batch_response(&outcomes).batch_item_failures.is_empty());
     }
 
     #[test]

@@ -113,8 +113,13 @@ struct PluginFigures {
     durations: Vec<f64>,
 }
 
-/// One EMF document per plugin that ran, with its invocations, failures, denials, time
-/// (every duration, so CloudWatch can compute percentiles) and bytes.
+/// The most values one metric may carry in an EMF document, as CloudWatch accepts them.
+const MAX_EMF_VALUES: usize = 100;
+
+/// EMF documents for the plugins that ran: per plugin, one with its invocations, failures,
+/// denials, time (every duration, so CloudWatch can compute percentiles) and bytes, and as
+/// many more carrying only durations as it takes to keep every metric within CloudWatch's
+/// 100 values (8 metrics a document, one dimension set: far within the other limits).
 pub fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) -> Vec<Value> {
     let mut plugins: BTreeMap<&str, PluginFigures> = BTreeMap::new();
     for outcome in outcomes {
@@ -143,43 +148,63 @@ pub fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) -> Vec<
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
-    plugins
-        .into_iter()
-        .map(|(plugin, f)| {
+    let mut documents = Vec::new();
+    for (plugin, f) in plugins {
+        let mut chunks = f.durations.chunks(MAX_EMF_VALUES);
+        let first = chunks.next().unwrap_or_default();
+        let mut document = json!({
+            "_aws": directive(timestamp, &[
+                ("Invocations", "Count"),
+                ("Failures", "Count"),
+                ("Denials", "Count"),
+                ("LimitStops", "Count"),
+                ("LoopStops", "Count"),
+                ("Duration", "Milliseconds"),
+                ("BytesRead", "Bytes"),
+                ("BytesWritten", "Bytes"),
+            ]),
+            "Plugin": plugin,
+            "Invocations": f.invocations,
+            "Failures": f.failures,
+            "Denials": f.denials,
+            "LimitStops": f.limit_stops,
+            "LoopStops": f.loop_stops,
+            "Duration": first,
+            "BytesRead": f.bytes_read,
+            "BytesWritten": f.bytes_written,
+        });
+        if let Some(function) = function {
+            document["FunctionName"] = json!(function);
+        }
+        documents.push(document);
+        for rest in chunks {
             let mut document = json!({
-                "_aws": {
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [{
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [["Plugin"]],
-                        "Metrics": [
-                            { "Name": "Invocations", "Unit": "Count" },
-                            { "Name": "Failures", "Unit": "Count" },
-                            { "Name": "Denials", "Unit": "Count" },
-                            { "Name": "LimitStops", "Unit": "Count" },
-                            { "Name": "LoopStops", "Unit": "Count" },
-                            { "Name": "Duration", "Unit": "Milliseconds" },
-                            { "Name": "BytesRead", "Unit": "Bytes" },
-                            { "Name": "BytesWritten", "Unit": "Bytes" },
-                        ],
-                    }],
-                },
+                "_aws": directive(timestamp, &[("Duration", "Milliseconds")]),
                 "Plugin": plugin,
-                "Invocations": f.invocations,
-                "Failures": f.failures,
-                "Denials": f.denials,
-                "LimitStops": f.limit_stops,
-                "LoopStops": f.loop_stops,
-                "Duration": f.durations,
-                "BytesRead": f.bytes_read,
-                "BytesWritten": f.bytes_written,
+                "Duration": rest,
             });
             if let Some(function) = function {
                 document["FunctionName"] = json!(function);
             }
-            document
-        })
-        .collect()
+            documents.push(document);
+        }
+    }
+    documents
+}
+
+/// The `_aws` member of an EMF document declaring `metrics` (name, unit) by plugin.
+fn directive(timestamp: u64, metrics: &[(&str, &str)]) -> Value {
+    json!({
+        "Timestamp": timestamp,
+        "CloudWatchMetrics": [{
+            "Namespace": NAMESPACE,
+            "Dimensions": [["Plugin"]],
+            "Metrics": metrics
+                .iter()
+                .map(|(name, unit)| json!({ "Name": name, "Unit": unit }))
+                .collect::<Vec<_>>(),
+        }],
+    })
 }
 
 /// Writes EMF documents to stdout, one a line, where Lambda hands them to CloudWatch.
@@ -317,5 +342,34 @@ mod tests {
             assert!(a.get(name).is_some(), "{name} missing");
         }
         assert_eq!(a["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+    }
+
+    #[test]
+    fn large_invocations_keep_every_metric_within_100_values() {
+        let outcomes: Vec<RecordOutcome> = (0..250)
+            .map(|i| outcome(Some("a"), Status::Ok, i % 2))
+            .collect();
+        let docs = emf_documents(&outcomes, None);
+        assert_eq!(docs.len(), 3, "100 + 100 + 50 durations");
+        let mut durations = 0;
+        for doc in &docs {
+            let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+            let metrics = directive["Metrics"].as_array().unwrap();
+            assert!(metrics.len() <= 100);
+            for metric in metrics {
+                let name = metric["Name"].as_str().unwrap();
+                let values = doc[name].as_array().map_or(1, Vec::len);
+                assert!(values <= 100, "{name} has {values} values");
+                assert!(doc.get(name).is_some(), "{name} missing");
+            }
+            assert_eq!(doc["Plugin"], "a");
+            durations += doc["Duration"].as_array().unwrap().len();
+        }
+        assert_eq!(durations, 250, "every duration is reported once");
+        assert_eq!(
+            docs[0]["Invocations"], 250,
+            "the counts are in the first document only"
+        );
+        assert!(docs[1].get("Invocations").is_none());
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! An object's depth travels in its metadata, which goes with the object when it is
 //! deleted. So before a plugin on an allowed cycle through a delete deletes an object, the
-//! host writes a tombstone, `<state>tombstones/<sha256 of bucket/key>.json`, holding the
+//! host writes a tombstone, `<state>.tombstones/<sha256 of bucket/key>.json`, holding the
 //! lineage the deleted object would carry had it been written: the deleting call's depth
 //! plus one. When an `ObjectRemoved` record of that object arrives, the host reads the
 //! tombstone as the record's lineage.
@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
 
 use crate::event::S3Record;
 use crate::grant::Grant;
 use crate::guard::Lineage;
-use crate::store::{ObjectStore, PutOptions, StoreError};
+use crate::host_state::HostState;
+use crate::store::{ObjectStore, StoreError};
 
 /// How long after its deletion a removal event is still taken to be that deletion's: S3
 /// delivers notifications within seconds, SQS and EventBridge retries within minutes.
@@ -34,8 +34,9 @@ pub const TOMBSTONE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// the store's clock and the host's differ a little.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(30);
 
-/// The most of a tombstone read: it is a few hundred bytes of the host's own JSON.
-const MAX_TOMBSTONE_BYTES: u64 = 16 << 10;
+/// The folder of tombstones under `[host] state`: a name no plugin can have (plugin names
+/// have no `.`), so it never meets a plugin's duplicate markers.
+const TOMBSTONES: &str = ".tombstones";
 
 /// What a tombstone holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,18 +50,14 @@ struct Stone {
 /// The tombstones under `[host] state`.
 #[derive(Debug, Clone)]
 pub struct Tombstones {
-    objects: Arc<dyn ObjectStore>,
-    location: Grant,
+    state: HostState,
 }
 
 impl Tombstones {
     pub fn new(objects: Arc<dyn ObjectStore>, location: Grant) -> Self {
-        Self { objects, location }
-    }
-
-    fn key(&self, bucket: &str, key: &str) -> String {
-        let hex = crate::hex::sha256_hex(format!("{bucket}/{key}"));
-        format!("{}tombstones/{hex}.json", self.location.prefix)
+        Self {
+            state: HostState::new(objects, location),
+        }
     }
 
     /// Records that `writer`, handling an object of `lineage` in `request_id`, is about to
@@ -78,40 +75,15 @@ impl Tombstones {
             lineage: lineage.stamp(writer, request_id).to_vec(),
             deleted_at: Utc::now(),
         };
-        let body =
-            serde_json::to_vec(&stone).map_err(|err| StoreError::Backend(err.to_string()))?;
-        let options = PutOptions {
-            content_type: Some("application/json".into()),
-            metadata: Vec::new(),
-        };
-        self.objects
-            .put(
-                &self.location.bucket,
-                &self.key(bucket, key),
-                &body,
-                &options,
-            )
-            .await
-            .map(drop)
+        let key = self.state.key(TOMBSTONES, bucket, key);
+        self.state.write(&key, &stone).await
     }
 
     /// The lineage of the object an `ObjectRemoved` record is about: its tombstone's, when
     /// a plugin deleted it within the window before the event; else none (depth 0).
     pub async fn lineage_of(&self, record: &S3Record) -> Result<Option<Lineage>, StoreError> {
-        let key = self.key(&record.bucket, &record.key);
-        let object = match self.objects.get(&self.location.bucket, &key, None).await {
-            Ok(object) => object,
-            Err(StoreError::NotFound { .. } | StoreError::NoSuchBucket(_)) => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let mut bytes = Vec::new();
-        object
-            .body
-            .take(MAX_TOMBSTONE_BYTES)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|err| StoreError::Backend(format!("reading {key}: {err}")))?;
-        let Ok(stone) = serde_json::from_slice::<Stone>(&bytes) else {
+        let key = self.state.key(TOMBSTONES, &record.bucket, &record.key);
+        let Some(stone) = self.state.read::<Stone>(&key).await? else {
             return Ok(None);
         };
         let happened = DateTime::parse_from_rfc3339(&record.event_time)

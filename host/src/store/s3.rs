@@ -834,13 +834,8 @@ mod tests {
         assert_eq!(rfc3339(&date).as_deref(), Some("2023-11-14T22:13:20Z"));
     }
 
-    /// A store aimed at a port where nothing listens: no request can succeed, and none
-    /// leaves the machine.
-    async fn unreachable_store() -> S3Store {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+    /// A store on a server of this machine's, with test credentials.
+    async fn store_on(port: u16) -> S3Store {
         S3Store::connect_with(S3Settings {
             endpoint: Some(format!("http://127.0.0.1:{port}")),
             region: Some("us-east-1".into()),
@@ -851,6 +846,16 @@ mod tests {
         })
         .await
         .expect("the store connects lazily")
+    }
+
+    /// A store aimed at a port where nothing listens: no request can succeed, and none
+    /// leaves the machine.
+    async fn unreachable_store() -> S3Store {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        store_on(port).await
     }
 
     #[tokio::test]
@@ -876,16 +881,7 @@ mod tests {
                 open.push(socket);
             }
         });
-        let store = S3Store::connect_with(S3Settings {
-            endpoint: Some(format!("http://127.0.0.1:{port}")),
-            region: Some("us-east-1".into()),
-            credentials: Some(StaticCredentials {
-                access_key_id: "testing".into(),
-                secret_access_key: "testing".into(),
-            }),
-        })
-        .await
-        .unwrap();
+        let store = store_on(port).await;
         let started = std::time::Instant::now();
         let call = tokio::time::timeout(
             std::time::Duration::from_millis(300),
