@@ -24,6 +24,9 @@ struct Marker {
     sequencer: Option<String>,
     version_id: Option<String>,
     etag: Option<String>,
+    /// When the change happened; markers written before it was kept have none.
+    #[serde(default)]
+    event_time: Option<String>,
 }
 
 impl Marker {
@@ -33,7 +36,22 @@ impl Marker {
             sequencer: record.sequencer.clone(),
             version_id: record.version_id.clone(),
             etag: record.etag.clone(),
+            event_time: Some(record.event_time.clone()).filter(|t| !t.is_empty()),
         }
+    }
+
+    /// Whether two records with the same sequencer are one change delivered twice: the same
+    /// event on the same object version, at the same time. A sender whose sequencers do not
+    /// tell changes apart (LocalStack sends one for every event) is caught by the rest.
+    fn same_change(&self, other: &Self) -> bool {
+        let same_time = match (&self.event_time, &other.event_time) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.event == other.event
+            && self.version_id == other.version_id
+            && self.etag == other.etag
+            && same_time
     }
 }
 
@@ -95,13 +113,14 @@ impl DedupeState {
         match (&current.sequencer, &marker.sequencer) {
             (Some(new), Some(old)) => match compare_sequencers(new, old) {
                 Ordering::Greater => Verdict::Fresh,
-                Ordering::Equal => Verdict::Duplicate,
+                Ordering::Equal if current.same_change(&marker) => Verdict::Duplicate,
+                Ordering::Equal => Verdict::Fresh,
                 Ordering::Less => Verdict::Stale {
                     processed: old.clone(),
                 },
             },
             // Senders without sequencers: only an identical event is a duplicate.
-            _ if current == marker => Verdict::Duplicate,
+            _ if current.same_change(&marker) => Verdict::Duplicate,
             _ => Verdict::Fresh,
         }
     }
@@ -123,7 +142,7 @@ mod tests {
     fn record(sequencer: Option<&str>) -> S3Record {
         S3Record {
             event_name: "ObjectCreated:Put".into(),
-            event_time: String::new(),
+            event_time: "2026-12-01T10:00:00.000Z".into(),
             bucket: "photos".into(),
             key: "a.jpg".into(),
             raw_key: "a.jpg".into(),
@@ -148,6 +167,26 @@ mod tests {
             Ordering::Less
         );
         assert_eq!(compare_sequencers("0A", "0a00"), Ordering::Equal);
+    }
+
+    #[tokio::test]
+    async fn a_sequencer_shared_by_different_changes_is_no_duplicate() {
+        let state = DedupeState::new(
+            Arc::new(MemoryStore::new()),
+            "state/markers/".parse().unwrap(),
+        );
+        let first = record(Some("0000000000000001"));
+        state.remember("p", &first).await;
+        assert_eq!(state.verdict("p", &first).await, Verdict::Duplicate);
+        let mut other_upload = first.clone();
+        other_upload.etag = Some("another".into());
+        assert_eq!(state.verdict("p", &other_upload).await, Verdict::Fresh);
+        let mut later = first.clone();
+        later.event_time = "2026-12-01T10:00:01.000Z".into();
+        assert_eq!(state.verdict("p", &later).await, Verdict::Fresh);
+        let mut other_version = first.clone();
+        other_version.version_id = Some("v2".into());
+        assert_eq!(state.verdict("p", &other_version).await, Verdict::Fresh);
     }
 
     #[tokio::test]
