@@ -11,6 +11,7 @@
 
 mod dir;
 mod memory;
+pub(crate) mod metadata;
 mod s3;
 
 use std::fmt;

@@ -13,6 +13,7 @@
 //! | `echo` | no I/O | `event_name\|bucket\|key\|raw_key\|size` (`-` for no size) |
 //! | `range` | reads bytes 2..=5 of the object | them, as lossy UTF-8 |
 //! | `head` | heads the object | `size\|content_type` (`-` for none) |
+//! | `source` | heads the object | its `source` metadata, as read (`-` for none) |
 //! | `config` | reads every setting | `k=v` pairs joined by `;`, sorted |
 //! | `skip` | nothing | skipped, `not interested` |
 //! | `fail` | nothing | the error `failing on purpose` |
@@ -68,6 +69,7 @@ impl Plugin for TestGuest {
             "stream" => object_modes::copy_with_stream(&record, &Output::from_config(&record)),
             "range" => object_modes::read_range(&record),
             "head" => object_modes::head(&record),
+            "source" => object_modes::source(&record),
             "read-outside" => object_modes::read_outside(),
             "write-outside" => object_modes::write_outside(),
             "list-outside" => object_modes::list_bucket(&record),

@@ -52,6 +52,17 @@ pub fn head(record: &Record) -> Result<Outcome, Error> {
     Ok(Outcome::processed(format!("{}|{content_type}", info.size)))
 }
 
+/// `source`: the `source` metadata of the triggering object, as the plugin reads it.
+pub fn source(record: &Record) -> Result<Outcome, Error> {
+    let info = objects::head(&record.bucket, &record.key)?;
+    let source = info
+        .metadata
+        .iter()
+        .find(|(name, _)| name == "source")
+        .map_or("-", |(_, value)| value.as_str());
+    Ok(Outcome::processed(source))
+}
+
 /// `read-outside`: a read that no grant allows.
 pub fn read_outside() -> Result<Outcome, Error> {
     let body = objects::read_all("forbidden-bucket", "secret.txt")?;

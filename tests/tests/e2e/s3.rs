@@ -419,6 +419,71 @@ fn run(pipeline: &Pipeline, records: &[RawRecord<'_>]) -> Vec<RecordOutcome> {
     block_on(pipeline.process(&decoded))
 }
 
+/// Non-ASCII metadata values go to S3 RFC 2047-encoded, as S3 expects them (sent raw, the
+/// request's signature does not match), and come back to the plugin as it wrote them.
+#[test]
+fn non_ascii_metadata_is_encoded_for_s3_and_read_back_as_written() {
+    let (_moto, store) = moto_with(&["inbox", "outbox"]);
+    let (_dir, pipeline) = pipeline(
+        &format!(
+            r#"
+[[plugin]]
+name = "copier"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "ok/" }}
+write = ["outbox/out/"]
+config = {{ out_bucket = "outbox" }}
+
+[[plugin]]
+name = "reader"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "outbox", prefix = "out/" }}
+read = ["outbox/out/"]
+config = {{ mode = "source" }}
+"#
+        ),
+        &store,
+    );
+    let key = "ok/Zürich café 東京.txt";
+    block_on(store.put("inbox", key, b"0123456789", &PutOptions::default())).expect("put");
+    let outcomes = run(
+        &pipeline,
+        &[RawRecord::put(
+            "inbox",
+            "ok/Z%C3%BCrich+caf%C3%A9+%E6%9D%B1%E4%BA%AC.txt",
+        )],
+    );
+    let copied = outcome_of(&outcomes, 0, "copier");
+    assert_eq!(copied.status, Status::Ok, "{copied:#?}");
+
+    // As S3 keeps it: encoded.
+    let written = format!("out/{key}");
+    let stored = block_on(store.head("outbox", &written)).expect("the copy exists");
+    let source = stored
+        .metadata
+        .iter()
+        .find(|(name, _)| name == "source")
+        .map(|(_, value)| value.as_str())
+        .unwrap_or_else(|| panic!("{:?}", stored.metadata));
+    assert!(source.starts_with("=?UTF-8?B?"), "{source:?}");
+    assert!(source.is_ascii());
+
+    // As a plugin reads it: decoded, exactly as written.
+    let outcomes = run(
+        &pipeline,
+        &[RawRecord::put(
+            "outbox",
+            "out/ok/Z%C3%BCrich+caf%C3%A9+%E6%9D%B1%E4%BA%AC.txt",
+        )],
+    );
+    let read = outcome_of(&outcomes, 0, "reader");
+    assert_eq!(read.status, Status::Ok, "{read:#?}");
+    assert_eq!(
+        read.message.as_deref(),
+        Some(format!("inbox/{key}").as_str())
+    );
+}
+
 #[test]
 fn the_pipeline_reads_and_writes_s3_within_its_grants() {
     let (moto, store) = moto_with(&["inbox", "outbox", "forbidden-bucket"]);

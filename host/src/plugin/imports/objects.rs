@@ -196,12 +196,13 @@ impl PluginState {
         if let Some(content_type) = &options.content_type {
             bounded::check_content_type(content_type).map_err(refused)?;
         }
-        // The guest's own metadata is checked before it is copied.
+        // The guest's own metadata is checked before it is copied, then encoded as S3
+        // takes it (and counted so: the encoded form is what S3 stores).
         bounded::check_metadata(&options.metadata).map_err(refused)?;
         let options = store::PutOptions {
             content_type: options.content_type,
             metadata: guard::stamped_metadata(
-                &options.metadata,
+                &store::metadata::encode_all(&options.metadata),
                 &self.lineage,
                 &self.spec.name,
                 &self.request_id,
@@ -234,7 +235,7 @@ fn wit_info(info: store::ObjectInfo) -> ObjectInfo {
         etag: info.etag,
         content_type: info.content_type,
         last_modified: info.last_modified,
-        metadata: info.metadata,
+        metadata: store::metadata::decode_all(info.metadata),
     }
 }
 
@@ -410,7 +411,7 @@ impl Host for PluginState {
         let stamped = self
             .stamped(PutOptions {
                 content_type: source.content_type,
-                metadata: source.metadata,
+                metadata: store::metadata::decode_all(source.metadata),
             })
             .and_then(|(options, metadata)| {
                 self.count_written(source.size + metadata)?;
