@@ -67,6 +67,18 @@ pub fn execution_role_policy(config: &Config) -> Value {
     );
     objects("LoadPlugins", &["s3:GetObject"], load);
     objects("HostState", &["s3:GetObject", "s3:PutObject"], state);
+    // Without `s3:ListBucket`, S3 answers a read of a missing object with 403, not 404: a
+    // missing duplicate marker or tombstone would look like a refused one. The condition
+    // key `s3:prefix` is absent from a read, so the bucket is granted without one; the
+    // host lists nothing there, and plugins reach it only through their own grants.
+    if let Some(location) = &config.host.state {
+        statements.push(json!({
+            "Sid": "HostStateMissingObjects",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [format!("arn:aws:s3:::{}", location.bucket)],
+        }));
+    }
     for (bucket, prefixes) in list {
         statements.push(json!({
             "Sid": format!("List{}", sid_word(&bucket)),
@@ -169,5 +181,45 @@ read = ["photos/"]
             "{text}"
         );
         assert_eq!(statements.len(), 6);
+    }
+
+    #[test]
+    fn host_state_is_read_written_and_its_missing_objects_are_404s() {
+        let config = Config::parse(
+            r#"
+[host]
+state = "ops/s3plug/"
+
+[[plugin]]
+name = "p"
+wasm = "p.wasm"
+trigger = { bucket = "photos" }
+skip_duplicates = true
+"#,
+            "s3plug.toml",
+            Path::new("/task"),
+        )
+        .unwrap();
+        let policy = execution_role_policy(&config);
+        let statements = policy["Statement"].as_array().unwrap();
+        let by_sid = |sid: &str| {
+            statements
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .unwrap_or_else(|| panic!("{sid}: {policy:#}"))
+        };
+        assert_eq!(
+            by_sid("HostState")["Resource"],
+            json!(["arn:aws:s3:::ops/s3plug/*"])
+        );
+        assert_eq!(
+            by_sid("HostStateMissingObjects"),
+            &json!({
+                "Sid": "HostStateMissingObjects",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::ops"],
+            })
+        );
     }
 }

@@ -322,6 +322,9 @@ impl ObjectStore for S3Store {
         to_key: &str,
         replace: Option<&PutOptions>,
     ) -> Result<ObjectInfo, StoreError> {
+        // What the copy is, from the source (which the copy reads anyway) and S3's answer:
+        // reading the target back would need `s3:GetObject` where only writes are granted.
+        let source = self.head_async(from_bucket, from_key).await?;
         {
             let mut request = self
                 .client
@@ -343,7 +346,25 @@ impl ObjectStore for S3Store {
             };
             let copied = request.send().await;
             match copied {
-                Ok(_) => self.head_async(to_bucket, to_key).await,
+                Ok(out) => {
+                    let result = out.copy_object_result();
+                    let (content_type, metadata) = match replace {
+                        Some(options) => (
+                            options.content_type.clone(),
+                            normalise_metadata(&options.metadata),
+                        ),
+                        None => (source.content_type, source.metadata),
+                    };
+                    Ok(ObjectInfo {
+                        bucket: to_bucket.to_owned(),
+                        key: to_key.to_owned(),
+                        size: source.size,
+                        etag: result.and_then(|r| r.e_tag()).map(unquote),
+                        content_type,
+                        last_modified: result.and_then(|r| r.last_modified()).and_then(rfc3339),
+                        metadata,
+                    })
+                }
                 Err(err) => match self.error(err, from_bucket, from_key) {
                     StoreError::NoSuchBucket(_) if !self.bucket_is_missing(from_bucket).await => {
                         Err(StoreError::NoSuchBucket(to_bucket.to_owned()))
@@ -699,7 +720,12 @@ fn classify(
             StoreError::not_found(bucket, key)
         }
         (Some("NoSuchBucket"), _) => StoreError::NoSuchBucket(bucket.to_owned()),
-        (Some("AccessDenied"), _) | (_, Some(403)) => StoreError::AccessDenied(described()),
+        (Some("AccessDenied"), _) | (_, Some(403)) => {
+            // Say what S3 answered, and to what: a bare 403 (a HEAD has no body) is a
+            // missing permission as often as a refused one.
+            let status = status.map_or_else(String::new, |s| format!(" (HTTP {s})"));
+            StoreError::AccessDenied(format!("{}{status} on {bucket}/{key}", described()))
+        }
         (Some(code), _) if THROTTLING_CODES.contains(&code) => StoreError::Throttled,
         (_, Some(429 | 503)) => StoreError::Throttled,
         (Some("InvalidRange"), _) | (_, Some(416)) => StoreError::InvalidRange,
@@ -736,15 +762,18 @@ mod tests {
         );
         assert_eq!(
             classified(403, Some("AccessDenied")),
-            StoreError::AccessDenied("AccessDenied: the message".into())
+            StoreError::AccessDenied("AccessDenied: the message (HTTP 403) on photos/a.jpg".into())
         );
         assert_eq!(
             classified(403, Some("SignatureDoesNotMatch")),
-            StoreError::AccessDenied("SignatureDoesNotMatch: the message".into())
+            StoreError::AccessDenied(
+                "SignatureDoesNotMatch: the message (HTTP 403) on photos/a.jpg".into()
+            )
         );
         assert_eq!(
             classify(Some(403), None, None, "photos", "a.jpg"),
-            StoreError::AccessDenied("no error code".into())
+            StoreError::AccessDenied("no error code (HTTP 403) on photos/a.jpg".into()),
+            "what S3 answered, and to what, even with no body"
         );
         for (status, code) in [
             (503, Some("SlowDown")),
