@@ -41,6 +41,31 @@ pub fn moto_server_bin() -> PathBuf {
 impl MotoServer {
     /// Starts a server and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Starts a server that authorises every request against IAM once its first
+    /// `free_actions` requests are done (moto's `INITIAL_NO_AUTH_ACTION_COUNT`): those set up
+    /// buckets, users and policies; [`MotoServer::enforce_iam_now`] spends the rest.
+    pub fn start_enforcing_iam(free_actions: u32) -> Self {
+        Self::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", free_actions.to_string())])
+    }
+
+    /// Spends the free requests of [`MotoServer::start_enforcing_iam`] until one is refused,
+    /// so that every request from here on is checked against IAM.
+    pub fn enforce_iam_now(&self) {
+        for _ in 0..10_000 {
+            // Unsigned, a checked request is refused (403, or 500 from moto's checker).
+            match self.request("GET", "/") {
+                Ok((200, _)) => continue,
+                Ok(_) => return,
+                Err(err) => panic!("moto did not answer while its free requests ran out: {err}"),
+            }
+        }
+        panic!("moto never started enforcing IAM");
+    }
+
+    fn start_with_env(env: &[(&str, String)]) -> Self {
         let bin = moto_server_bin();
         assert!(
             bin.is_file(),
@@ -58,6 +83,7 @@ impl MotoServer {
             let log = tempfile::NamedTempFile::new().expect("a log file for moto");
             let child = Command::new(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().map(|(name, value)| (name, value)))
                 .stdin(Stdio::null())
                 .stdout(log.reopen().expect("the log reopens"))
                 .stderr(log.reopen().expect("the log reopens"))

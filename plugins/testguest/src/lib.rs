@@ -9,6 +9,7 @@
 //! | mode | does | returns |
 //! | --- | --- | --- |
 //! | `ok` | reads the object, `put`s a copy (metadata `source` = `bucket/key`) | `copied N bytes` |
+//! | `server-copy` | `copy`s the object to `out_prefix` + key in the store | `copied N bytes` |
 //! | `stream` | copies the object through a reader and a writer, 64 KiB at a time | `streamed N bytes` |
 //! | `echo` | no I/O | `event_name\|bucket\|key\|raw_key\|size` (`-` for no size) |
 //! | `range` | reads bytes 2..=5 of the object | them, as lossy UTF-8 |
@@ -67,6 +68,7 @@ impl Plugin for TestGuest {
         match mode.as_str() {
             "ok" => object_modes::copy_with_put(&record, &Output::from_config(&record)),
             "stream" => object_modes::copy_with_stream(&record, &Output::from_config(&record)),
+            "server-copy" => object_modes::server_copy(&record, &Output::from_config(&record)),
             "range" => object_modes::read_range(&record),
             "head" => object_modes::head(&record),
             "source" => object_modes::source(&record),

@@ -20,6 +20,17 @@ pub fn copy_with_put(record: &Record, output: &Output) -> Result<Outcome, Error>
     Ok(Outcome::processed(format!("copied {} bytes", body.len())))
 }
 
+/// `server-copy`: a copy made by the store, to `out_prefix` + key.
+pub fn server_copy(record: &Record, output: &Output) -> Result<Outcome, Error> {
+    let info = objects::copy(
+        &record.bucket,
+        &record.key,
+        &output.bucket,
+        &output.key(&record.key),
+    )?;
+    Ok(Outcome::processed(format!("copied {} bytes", info.size)))
+}
+
 /// `stream`: a reader and a writer, 64 KiB at a time.
 pub fn copy_with_stream(record: &Record, output: &Output) -> Result<Outcome, Error> {
     let mut reader = objects::get(&record.bucket, &record.key)?;

@@ -5,6 +5,7 @@ mod cli;
 mod dev;
 mod events;
 mod hostile;
+mod iam;
 mod javascript;
 mod keys;
 mod lambda;
