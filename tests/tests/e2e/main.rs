@@ -2,6 +2,7 @@
 //! the pipeline in-process and through the `s3plug` binary.
 
 mod cli;
+mod deploy;
 mod dev;
 mod events;
 mod hostile;
