@@ -279,6 +279,8 @@ skip_duplicates = true
     let delivery = |sequencer: &str| {
         let mut event = s3_event(&[RawRecord::put("loop", "echo/x")]);
         event["Records"][0]["s3"]["object"]["sequencer"] = sequencer.into();
+        // A redelivery is the same notification: one change, at one time.
+        event["Records"][0]["eventTime"] = "2026-12-01T10:00:00.000Z".into();
         let outcomes = h.run(&event);
         let outcome = outcome_of(&outcomes, 0, "guest");
         assert_eq!(outcome.status, Status::Ok, "{outcome:#?}");
