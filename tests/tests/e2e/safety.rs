@@ -1035,3 +1035,72 @@ fn a_two_plugin_cycle_through_a_delete_stops_at_max_depth_live() {
         "{tally}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// E. Code and host state are out of plugins' reach
+
+/// A victim loaded from `code/victim.wasm` in the store, and a writer whose grant is
+/// `writer_grant`; with `[host] state` when given.
+fn code_config(writer_grant: &str, state: &str) -> String {
+    format!(
+        r#"{state}
+[[plugin]]
+name = "victim"
+wasm = "s3://code/victim.wasm"
+trigger = {{ bucket = "inbox", prefix = "victim/" }}
+
+[[plugin]]
+name = "writer"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "writer/" }}
+write = ["{writer_grant}"]
+"#
+    )
+}
+
+/// `s3plug check` on a scene whose store holds the victim's code.
+fn check_code_scene(config: &str) -> (Option<i32>, String) {
+    let scene = Scene::new(config);
+    std::fs::create_dir_all(scene.data().join("code")).expect("the code bucket");
+    std::fs::copy(TESTGUEST, scene.data().join("code/victim.wasm")).expect("the victim");
+    let config = scene.config().display().to_string();
+    let store = scene.dir_store();
+    let finished = finish(scene.s3plug(&["check", "--config", &config, "--store", &store]));
+    (finished.status.code(), finished.stderr_text())
+}
+
+#[test]
+fn a_plugin_that_could_replace_another_plugins_code_is_refused_at_load() {
+    let (code, stderr) = check_code_scene(&code_config("code/", ""));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the code of plugin \"victim\"") && stderr.contains("\"writer\""),
+        "{stderr}"
+    );
+    // Obeyed: a grant beside the code loads, the victim from the store.
+    let (code, stderr) = check_code_scene(&code_config("code-out/", ""));
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn a_plugin_that_could_forge_host_state_is_refused_at_load() {
+    let state = "[host]\nstate = \"ops/s3plug/\"\n";
+    for grant in ["ops/", "ops/s3plug/markers/"] {
+        let (code, stderr) = check_code_scene(&code_config(grant, state));
+        assert_eq!(code, Some(2), "{grant}: {stderr}");
+        assert!(stderr.contains("the host's state"), "{grant}: {stderr}");
+    }
+    let (code, stderr) = check_code_scene(&code_config("ops-out/", state));
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn precompiled_code_from_a_bucket_is_refused_unless_pinned() {
+    let config = code_config("out/", "").replace("s3://code/victim.wasm", "s3://code/victim.cwasm");
+    let (code, stderr) = check_code_scene(&config);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("precompiled native code") && stderr.contains("sha256"),
+        "{stderr}"
+    );
+}
