@@ -42,6 +42,10 @@ struct Loaded {
     reads_tombstones: Vec<bool>,
     /// Per plugin: whether its deletes leave tombstones.
     writes_tombstones: Vec<bool>,
+    /// Calls in flight across every request at once: what the engine's instance pool holds,
+    /// so that concurrent requests (a webhook server's, overlapping invocations) wait for a
+    /// slot instead of failing to instantiate.
+    call_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// One request to answer: the id that goes into the lineage of every object its plugins
@@ -138,6 +142,9 @@ impl Pipeline {
                 tombstones,
                 reads_tombstones,
                 writes_tombstones,
+                call_slots: Arc::new(tokio::sync::Semaphore::new(
+                    EngineOptions::for_config(config).instances as usize,
+                )),
             }),
         })
     }
@@ -434,6 +441,11 @@ impl Pipeline {
                 return outcome;
             }
         }
+        // A slot of the instance pool, waited for within the call's own time.
+        let slot = tokio::time::timeout_at(deadline.at, self.inner.call_slots.acquire()).await;
+        let Ok(Ok(_slot)) = slot else {
+            return timed_out(outcome);
+        };
         let report = plugin
             .call(
                 self.inner.objects.clone(),

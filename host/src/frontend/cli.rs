@@ -136,6 +136,10 @@ enum Command {
         /// Accept requests without a token (only for a trusted network).
         #[arg(long)]
         no_auth: bool,
+        /// Notifications processed at once; more are answered 503 with `Retry-After`
+        /// [default: the instance pool's calls over `[host] concurrency`, at least 1].
+        #[arg(long, value_name = "N")]
+        max_requests: Option<usize>,
     },
     /// A local S3-compatible endpoint over a folder, for trying plugins live: every
     /// successful write (put, copy, multipart upload, delete) is routed through the plugins
@@ -299,7 +303,8 @@ pub fn main() -> ExitCode {
             listen,
             store,
             no_auth,
-        } => runtime.block_on(serve(&config, listen, &store, no_auth)),
+            max_requests,
+        } => runtime.block_on(serve(&config, listen, &store, no_auth, max_requests)),
         Command::Dev {
             config,
             dir,
@@ -488,6 +493,7 @@ async fn serve(
     listen: std::net::SocketAddr,
     store_spec: &str,
     no_auth: bool,
+    max_requests: Option<usize>,
 ) -> anyhow::Result<u8> {
     let token = std::env::var("S3PLUG_WEBHOOK_TOKEN")
         .ok()
@@ -498,7 +504,11 @@ async fn serve(
     );
     let config = Config::load(config_path)?;
     let pipeline = Pipeline::load(&config, store::open(store_spec).await?).await?;
-    super::http::serve(pipeline, listen, token).await
+    // By default as many requests as can run all their calls at once; more would wait.
+    let instances = plugin::EngineOptions::for_config(&config).instances as usize;
+    let max_requests =
+        max_requests.unwrap_or_else(|| (instances / config.host.concurrency.max(1)).max(1));
+    super::http::serve(pipeline, listen, token, max_requests).await
 }
 
 /// `s3plug test`: every case of every file, one line each, a diff under each failure.

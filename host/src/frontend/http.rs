@@ -10,17 +10,18 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body;
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::{HttpService, service_fn};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -32,11 +33,20 @@ use crate::report::Summary;
 /// The largest notification body accepted.
 const MAX_BODY_BYTES: usize = 16 << 20;
 
+/// How long a client may take to send a request's headers, and then its body: a slow or
+/// stalled client holds a connection only this long.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a store's webhook is told to wait before it sends a refused notification again.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
 /// Serves until the process is stopped. Prints `listening on ADDR` on stdout once bound.
 pub async fn serve(
     pipeline: Pipeline,
     listen: SocketAddr,
     token: Option<String>,
+    max_requests: usize,
 ) -> anyhow::Result<u8> {
     {
         let listener = TcpListener::bind(listen)
@@ -44,8 +54,9 @@ pub async fn serve(
             .with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         println!("listening on {bound}");
-        tracing::info!(%bound, auth = token.is_some(), "serving webhook notifications");
+        tracing::info!(%bound, auth = token.is_some(), max_requests, "serving webhook notifications");
         let state = Arc::new(Server {
+            admitted: Arc::new(tokio::sync::Semaphore::new(max_requests.max(1))),
             pipeline,
             token_digest: token.map(|t| digest(&t)),
         });
@@ -88,6 +99,8 @@ pub(crate) async fn accept_until<S>(
         let service = service.clone();
         tokio::spawn(async move {
             if let Err(err) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -99,6 +112,9 @@ pub(crate) async fn accept_until<S>(
 
 struct Server {
     pipeline: Pipeline,
+    /// Notifications processed at once; past them a request is answered 503 with
+    /// `Retry-After`, so the store's webhook sends it again instead of it waiting.
+    admitted: Arc<tokio::sync::Semaphore>,
     /// Tokens are compared by digest, so the comparison takes the same time whatever the guess.
     token_digest: Option<[u8; 32]>,
 }
@@ -143,26 +159,52 @@ impl Server {
             );
         }
         if request.method() != Method::POST {
+            tracing::warn!(method = %request.method(), "refused a request: not a POST");
             return reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({ "error": "POST a notification" }),
             );
         }
-        let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-        {
-            Ok(body) => body.to_bytes(),
-            Err(err) => {
+        let Ok(_admitted) = self.admitted.clone().try_acquire_owned() else {
+            tracing::warn!("busy: a notification is refused with 503 for the store to send again");
+            let mut busy = reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "busy: send it again later" }),
+            );
+            busy.headers_mut()
+                .insert(RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+            return busy;
+        };
+        let read = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            Limited::new(request.into_body(), MAX_BODY_BYTES).collect(),
+        )
+        .await;
+        let body = match read {
+            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Err(err)) => {
+                tracing::warn!("refused a notification: cannot read its body: {err}");
                 return reply(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     json!({ "error": format!("cannot read the body: {err}") }),
                 );
             }
+            Err(_elapsed) => {
+                tracing::warn!(
+                    "refused a notification: its body took more than {BODY_READ_TIMEOUT:?}"
+                );
+                return reply(
+                    StatusCode::REQUEST_TIMEOUT,
+                    json!({ "error": "the body was not sent in time" }),
+                );
+            }
         };
         let decoded = match event::decode(&body) {
             Ok(decoded) => decoded,
-            Err(err) => return reply(StatusCode::BAD_REQUEST, json!({ "error": err.to_string() })),
+            Err(err) => {
+                tracing::warn!("refused a notification that is not an S3 event: {err}");
+                return reply(StatusCode::BAD_REQUEST, json!({ "error": err.to_string() }));
+            }
         };
         let outcomes = self.pipeline.process(&decoded).await;
         crate::telemetry::emit_metrics(&outcomes, None);

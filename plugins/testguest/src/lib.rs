@@ -44,6 +44,7 @@
 //! | `huge-error` | nothing | an error of N MiB, as `huge-message` |
 //! | `big-metadata` | `put`s 1 byte to `out_prefix` + key with N bytes of user metadata (name and value), N the key's second segment: `big-metadata/3072/x` | `put: stored`, `put: too-large` or `put: error: ...` |
 //! | `put-huge` | one `put` of 200 MiB to `out_prefix` + key | as `big-metadata` |
+//! | `nap` | sleeps N ms (`nap/N/...`; 100 without N) | `napped N ms` |
 //! | `put-huge-raw` | the same `put` through the WIT import, without the SDK's check | as `big-metadata` |
 //! | `log-inject` | logs a line holding a line break, a forged host log line and a terminal escape | `logged` |
 //! | `ping-pong` | on `ObjectCreated` deletes the target, on `ObjectRemoved` `put`s it again; the target is `peer_prefix` + the key after its first segment, or the key itself | `deleted BUCKET/KEY` or `put BUCKET/KEY`, or the error |
@@ -105,6 +106,7 @@ impl Plugin for TestGuest {
                 &record,
                 &Output::from_config(&record),
             )),
+            "nap" => Ok(safety_modes::nap(&record)),
             "put-huge-raw" => Ok(safety_modes::put_huge_raw(
                 &record,
                 &Output::from_config(&record),

@@ -33,6 +33,19 @@ pub fn sleep() -> Outcome {
     Outcome::processed(format!("slept {} s", SLEEP.as_secs()))
 }
 
+/// `nap`: sleeps N ms (the key's second segment, `nap/300/x`), then succeeds: a slow but
+/// well-behaved plugin.
+pub fn nap(record: &Record) -> Outcome {
+    let ms: u64 = record
+        .key
+        .split('/')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    std::thread::sleep(Duration::from_millis(ms));
+    Outcome::processed(format!("napped {ms} ms"))
+}
+
 /// `busy-poll`: sleeps 1 ms and reads the clock, forever: each sleep returns to guest code.
 pub fn busy_poll() -> ! {
     let started = Instant::now();

@@ -23,13 +23,19 @@ impl Drop for Served {
 }
 
 fn serve() -> Served {
+    serve_with(&[])
+}
+
+/// `s3plug serve` with more arguments.
+fn serve_with(args: &[&str]) -> Served {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("s3plug.toml");
     std::fs::write(
         &config,
         format!(
             "[[plugin]]\nname = \"echo\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"photos\", prefix = \"echo/\" }}\n\n\
-             [[plugin]]\nname = \"failing\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"photos\", prefix = \"fail/\" }}\n"
+             [[plugin]]\nname = \"failing\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"photos\", prefix = \"fail/\" }}\n\n\
+             [[plugin]]\nname = \"napper\"\nwasm = \"{TESTGUEST}\"\ntrigger = {{ bucket = \"photos\", prefix = \"nap/\" }}\n"
         ),
     )
     .expect("written");
@@ -43,6 +49,7 @@ fn serve() -> Served {
             "--store",
             "memory",
         ])
+        .args(args)
         .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
         .env("S3PLUG_WEBHOOK_TOKEN", TOKEN)
         .stdout(Stdio::piped())
@@ -162,4 +169,95 @@ fn serve_refuses_to_start_without_a_token() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("S3PLUG_WEBHOOK_TOKEN"));
+}
+
+/// Sends one notification and returns the status and the whole response, headers included.
+fn raw_post(addr: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("a response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {response:?}"));
+    (status, response)
+}
+
+#[test]
+fn past_its_bound_serve_answers_503_with_retry_after_and_loses_nothing() {
+    let served = serve_with(&["--max-requests", "2"]);
+    let addr = served.addr.clone();
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..8)
+            .map(|i| {
+                let addr = addr.clone();
+                scope.spawn(move || raw_post(&addr, &minio_event(&format!("nap/400/{i}.txt"))))
+            })
+            .collect();
+        sent.into_iter()
+            .map(|s| s.join().expect("a client"))
+            .collect()
+    });
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "every request gets an answer a store acts on: {statuses:?}"
+    );
+    assert!(statuses.contains(&503), "past the bound: {statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() >= 2,
+        "{statuses:?}"
+    );
+    for (status, response) in &answers {
+        if *status == 503 {
+            assert!(
+                response.to_ascii_lowercase().contains("retry-after: 1"),
+                "{response}"
+            );
+        }
+    }
+    // As a store's webhook would: each refused notification is sent again until accepted.
+    for (i, (status, _)) in answers.iter().enumerate() {
+        if *status != 503 {
+            continue;
+        }
+        let mut accepted = false;
+        for _ in 0..50 {
+            let (again, response) = raw_post(&addr, &minio_event(&format!("nap/400/{i}.txt")));
+            if again == 200 {
+                accepted = true;
+                break;
+            }
+            assert_eq!(again, 503, "{response}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(accepted, "notification {i} was never accepted");
+    }
+}
+
+#[test]
+fn a_client_that_never_sends_its_headers_is_cut_off() {
+    let served = serve();
+    let mut stream = TcpStream::connect(&served.addr).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("a timeout");
+    write!(stream, "POST / HTTP/1.1\r\nHost: x\r\n").expect("half a request");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    // The server closes the connection (with or without a 408) instead of holding it.
+    let _ = stream.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(25),
+        "the connection was held {waited:?}"
+    );
 }
