@@ -6,8 +6,6 @@
 //! SQS gets `batchItemFailures`, asynchronous sources (S3, SNS, EventBridge) get an error
 //! typed `Retryable` when a retry may help, and a summary otherwise.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -82,7 +80,7 @@ async fn init() -> anyhow::Result<Pipeline> {
 
 /// Runs the function until the Runtime API goes away. Returns the process exit status.
 pub fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<u8> {
-    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         anyhow::bail!(
             "AWS_LAMBDA_RUNTIME_API is not set: `s3plug lambda` runs inside Lambda or a Runtime API emulator"
         )
@@ -92,7 +90,7 @@ pub fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<u8> {
         Err(err) => {
             let message = format!("{err:#}");
             tracing::error!(error = %message, "init failed");
-            report_init_error(&api, &message);
+            runtime.block_on(report_init_error(&message));
             return Ok(1);
         }
     };
@@ -200,22 +198,36 @@ async fn handle(pipeline: Pipeline, event: LambdaEvent<Value>) -> Result<Value, 
 }
 
 /// Tells the Runtime API that init failed, so the failure shows up as such in Lambda (the
-/// process exits right after). Best effort: the log line above says the same.
-fn report_init_error(api: &str, message: &str) {
-    let body = serde_json::json!({ "errorType": "InitError", "errorMessage": message }).to_string();
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
-         Lambda-Runtime-Function-Error-Type: InitError\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let sent = TcpStream::connect(api).and_then(|mut stream| {
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.write_all(request.as_bytes())?;
-        let mut reply = Vec::new();
-        let _ = stream.read_to_end(&mut reply);
-        Ok(())
-    });
-    if let Err(err) = sent {
+/// process exits right after), through `lambda_runtime`'s own client, which reads
+/// `AWS_LAMBDA_RUNTIME_API` in every form it takes (`host:port`, a URL, a URL with a path).
+/// Best effort: the log line before it says the same.
+async fn report_init_error(message: &str) {
+    let sent = async {
+        let body = serde_json::to_vec(&Diagnostic {
+            error_type: "InitError".to_owned(),
+            error_message: crate::bounded::cut(
+                message.to_owned(),
+                crate::bounded::MAX_MESSAGE_BYTES,
+            ),
+        })?;
+        let request = lambda_runtime_api_client::build_request()
+            .method(http::Method::POST)
+            .uri("/2018-06-01/runtime/init/error")
+            .header("lambda-runtime-function-error-type", "InitError")
+            .body(lambda_runtime_api_client::body::Body::from(body))?;
+        let client = lambda_runtime_api_client::Client::builder().build()?;
+        let response = tokio::time::timeout(Duration::from_secs(5), client.call(request))
+            .await
+            .map_err(|_| anyhow::anyhow!("the Runtime API did not answer in 5 s"))?
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the Runtime API answered {}",
+            response.status()
+        );
+        anyhow::Ok(())
+    };
+    if let Err(err) = sent.await {
         tracing::warn!(error = %err, "cannot report the init error to the Runtime API");
     }
 }

@@ -764,13 +764,32 @@ fn a_bad_config_or_store_fails_init_and_exits_non_zero() {
         ("limitz", Site::new(&bad_config), None),
         ("ftp:x", Site::new(&config()), Some("ftp:x")),
     ];
-    for (named, site, store) in cases {
+    // `AWS_LAMBDA_RUNTIME_API` as Lambda sets it (`host:port`) and as emulators do (a URL).
+    for ((named, site, store), as_url) in cases.into_iter().flat_map(|c| {
+        let again = (
+            c.0,
+            Site::new(
+                &std::fs::read_to_string(c.1.dir.path().join("s3plug.toml")).expect("config"),
+            ),
+            c.2,
+        );
+        [(c, false), (again, true)]
+    }) {
         let mut function = site.start_with(|command| {
             command
                 .arg("lambda")
                 .env("S3PLUG_CONFIG", site.dir.path().join("s3plug.toml"));
             if let Some(store) = store {
                 command.env("S3PLUG_STORE", store);
+            }
+            if as_url {
+                let api = command
+                    .get_envs()
+                    .find(|(name, _)| *name == "AWS_LAMBDA_RUNTIME_API")
+                    .and_then(|(_, value)| value)
+                    .map(|value| value.to_string_lossy().into_owned())
+                    .expect("the Runtime API is set");
+                command.env("AWS_LAMBDA_RUNTIME_API", format!("http://{api}"));
             }
         });
         let status = function.wait_exit(EXIT_TIMEOUT);
@@ -784,11 +803,15 @@ fn a_bad_config_or_store_fails_init_and_exits_non_zero() {
             "{named}: polled for events after a failed init\n{}",
             function.diagnostics()
         );
-        if let Some(reply) = function.api.init_error() {
-            let (error_type, message) = reply.error();
-            assert!(!error_type.is_empty(), "{named}: {message}");
-            assert!(message.contains(named), "{named}: {message}");
-        }
+        let reply = function.api.init_error().unwrap_or_else(|| {
+            panic!(
+                "{named} (as a URL: {as_url}): no /init/error\n{}",
+                function.diagnostics()
+            )
+        });
+        let (error_type, message) = reply.error();
+        assert!(!error_type.is_empty(), "{named}: {message}");
+        assert!(message.contains(named), "{named}: {message}");
         assert!(
             function.log_lines().iter().any(|line| line.contains(named)),
             "{named}: the logs do not say what failed\n{}",
