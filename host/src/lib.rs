@@ -28,6 +28,7 @@ pub mod store;
 pub mod telemetry;
 pub mod testcase;
 mod tombstone;
+mod trace;
 
 pub use config::Config;
 pub use pipeline::{Pipeline, Request};

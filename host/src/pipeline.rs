@@ -55,6 +55,8 @@ struct Loaded {
 pub struct Request {
     pub id: Arc<str>,
     pub deadline: Option<Instant>,
+    /// The `X-Amzn-Trace-Id` its S3 calls carry (a Lambda invocation's `xray_trace_id`).
+    pub trace_id: Option<Arc<str>>,
 }
 
 impl Request {
@@ -67,6 +69,7 @@ impl Request {
         Self {
             id: Arc::from(format!("local-{nanos:x}")),
             deadline: None,
+            trace_id: None,
         }
     }
 }
@@ -190,7 +193,8 @@ impl Pipeline {
         let workers = self.inner.concurrency.min(jobs.len());
         if workers <= 1 {
             while let Some(job) = jobs.pop_front() {
-                outcomes[job.slot] = Some(self.run_job(&job, request).await);
+                let run = self.run_job(&job, request);
+                outcomes[job.slot] = Some(crate::trace::scope(request.trace_id.clone(), run).await);
             }
         } else {
             let queue = Arc::new(Mutex::new(jobs));
@@ -208,7 +212,9 @@ impl Pipeline {
                                 .unwrap_or_else(PoisonError::into_inner)
                                 .pop_front();
                             let Some(job) = job else { break };
-                            done.push((job.slot, pipeline.run_job(&job, &request).await));
+                            let run = pipeline.run_job(&job, &request);
+                            let trace_id = request.trace_id.clone();
+                            done.push((job.slot, crate::trace::scope(trace_id, run).await));
                         }
                         done
                     }

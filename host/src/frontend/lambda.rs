@@ -7,6 +7,7 @@
 //! typed `Retryable` when a retry may help, and a summary otherwise.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -95,7 +96,9 @@ pub fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<u8> {
         }
     };
     runtime
-        .block_on(lambda_runtime::run(service_fn(
+        // Concurrent when Lambda runs several invocations in one environment (Managed
+        // Instances, `AWS_LAMBDA_MAX_CONCURRENCY`), sequential otherwise.
+        .block_on(lambda_runtime::run_concurrent(service_fn(
             move |event: LambdaEvent<Value>| {
                 let pipeline = pipeline.clone();
                 async move { handle(pipeline, event).await }
@@ -151,6 +154,7 @@ async fn handle(pipeline: Pipeline, event: LambdaEvent<Value>) -> Result<Value, 
     let request = Request {
         id: context.request_id.as_str().into(),
         deadline: calls_deadline(context.deadline),
+        trace_id: context.xray_trace_id.as_deref().map(Arc::from),
     };
     let outcomes = pipeline
         .process_request(&decoded, &request)

@@ -15,7 +15,11 @@ use std::fmt;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_s3::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
 use aws_sdk_s3::types::{
@@ -403,7 +407,7 @@ async fn build_client(settings: S3Settings) -> (Client, Option<String>) {
         ));
     }
     let shared = loader.load().await;
-    let mut config = aws_sdk_s3::config::Builder::from(&shared);
+    let mut config = aws_sdk_s3::config::Builder::from(&shared).interceptor(RequestTraceId);
     if let Some(endpoint) = &endpoint {
         let virtual_hosted = std::env::var("S3PLUG_S3_VIRTUAL_HOSTED").is_ok_and(|v| v == "1");
         config = config
@@ -411,6 +415,33 @@ async fn build_client(settings: S3Settings) -> (Client, Option<String>) {
             .force_path_style(!virtual_hosted);
     }
     (Client::from_conf(config.build()), endpoint)
+}
+
+/// Sends the trace id of the request a call serves ([`crate::trace`]) as `X-Amzn-Trace-Id`,
+/// in place of the one the SDK takes from the process's `_X_AMZN_TRACE_ID`, which is only
+/// right while one invocation runs at a time.
+#[derive(Debug)]
+struct RequestTraceId;
+
+impl Intercept for RequestTraceId {
+    fn name(&self) -> &'static str {
+        "RequestTraceId"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(trace_id) = crate::trace::current() {
+            context
+                .request_mut()
+                .headers_mut()
+                .insert("x-amzn-trace-id", trace_id.to_string());
+        }
+        Ok(())
+    }
 }
 
 /// A multipart upload in progress.

@@ -820,3 +820,77 @@ fn a_bad_config_or_store_fails_init_and_exits_non_zero() {
         function.assert_json_logs();
     }
 }
+
+/// Lambda Managed Instances run invocations side by side in one process: each one's S3
+/// calls carry its own `X-Amzn-Trace-Id` (no process-wide variable can be right for both).
+#[test]
+fn overlapping_invocations_send_their_own_trace_ids() {
+    let (endpoint, requests) = crate::trace::capture_server();
+    let site = Site::new(&format!(
+        r#"{}
+[[plugin]]
+name = "header"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "head/" }}
+
+[[plugin]]
+name = "napper"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "nap/" }}
+"#,
+        config()
+    ));
+    let function = site.start_with(|command| {
+        command
+            .arg("lambda")
+            .env("S3PLUG_CONFIG", site.dir.path().join("s3plug.toml"))
+            .env("S3PLUG_STORE", format!("s3:{endpoint}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_LAMBDA_MAX_CONCURRENCY", "2");
+    });
+    // Two pollers at once: the runtime runs concurrently (one would poll again only after
+    // answering).
+    function.api.wait_for_next_polls(2, Duration::from_secs(60));
+    // Both delivered at once; each keeps running (the nap) after its head was sent.
+    let event = |i: usize| {
+        s3_event(&[
+            RawRecord::put("inbox", &format!("head/{i}")),
+            RawRecord::put("inbox", &format!("nap/700/{i}")),
+        ])
+    };
+    let first = function.api.invoke(event(1));
+    let second = function.api.invoke(event(2));
+    let _ = first.wait(INVOCATION_TIMEOUT);
+    let _ = second.wait(INVOCATION_TIMEOUT);
+    let traced: Vec<String> = requests
+        .try_iter()
+        .filter_map(|headers| {
+            headers
+                .into_iter()
+                .find(|h| h.to_ascii_lowercase().starts_with("x-amzn-trace-id:"))
+        })
+        .map(|h| {
+            h.split_once(':')
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut roots: Vec<&str> = traced
+        .iter()
+        .filter_map(|t| t.split(';').find(|p| p.starts_with("Root=")))
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    // The Runtime API numbers its trace ids: the two invocations' own.
+    assert_eq!(
+        roots,
+        [
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc20001",
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc20002"
+        ],
+        "each invocation's calls carry its own trace id: {traced:?}\n{}",
+        function.diagnostics()
+    );
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use s3plug_tests::{COMPILE_CACHE, TESTGUEST, s3plug_bin};
 
 /// Answers every request with 404 and sends each request's header lines to the test.
-fn capture_server() -> (String, mpsc::Receiver<Vec<String>>) {
+pub(crate) fn capture_server() -> (String, mpsc::Receiver<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
     let endpoint = format!("http://{}", listener.local_addr().expect("an address"));
     let (sender, receiver) = mpsc::channel();
