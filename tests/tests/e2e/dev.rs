@@ -339,3 +339,65 @@ fn a_stop_lets_running_records_finish_and_a_second_one_does_not_wait() {
         "{tally}"
     );
 }
+
+/// The AWS CLI's `sync` and `rm --recursive` list with `EncodingType=url`: names with a
+/// space, `+`, `%`, `&` or non-ASCII letters come back as they are, so a second sync
+/// uploads nothing, a sync down gets every file and `rm` removes them all.
+#[test]
+fn aws_s3_sync_and_rm_see_every_key_as_it_is() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dev = dev_with(
+        dir.path(),
+        &format!(
+            r#"
+[[plugin]]
+name = "idle"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "sync", prefix = "never/" }}
+"#
+        ),
+    );
+    let up = dir.path().join("up");
+    let names = [
+        "a b.txt",
+        "a+b.txt",
+        "100%.txt",
+        "x&y.txt",
+        "Zürich café.txt",
+        "sub dir/é+%.txt",
+    ];
+    for name in names {
+        let path = up.join(name);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folders");
+        std::fs::write(&path, name).expect("written");
+    }
+    let up_arg = up.display().to_string();
+    let first = dev.aws(&["s3", "sync", &up_arg, "s3://sync/"]);
+    let uploaded = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(
+        uploaded.matches("upload:").count(),
+        names.len(),
+        "{uploaded}"
+    );
+    let second = dev.aws(&["s3", "sync", &up_arg, "s3://sync/"]);
+    let again = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        !again.contains("upload:"),
+        "a second sync uploaded again: {again}"
+    );
+
+    let down = dir.path().join("down");
+    let down_arg = down.display().to_string();
+    dev.aws(&["s3", "sync", "s3://sync/", &down_arg]);
+    for name in names {
+        let text = std::fs::read_to_string(down.join(name))
+            .unwrap_or_else(|err| panic!("{name} was not synced down: {err}"));
+        assert_eq!(text, name);
+    }
+
+    let removed = dev.aws(&["s3", "rm", "s3://sync/", "--recursive"]);
+    let removed = String::from_utf8_lossy(&removed.stdout);
+    assert_eq!(removed.matches("delete:").count(), names.len(), "{removed}");
+    let left = block_on(dev.store().list("sync", "", None, 100)).expect("a listing");
+    assert!(left.objects.is_empty(), "left after rm: {:?}", left.objects);
+}

@@ -13,15 +13,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use s3s::dto::{
-    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
-    CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput, CopySource,
-    CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput,
-    DeleteBucketInput, DeleteBucketOutput, DeleteObjectInput, DeleteObjectOutput,
-    DeleteObjectsInput, DeleteObjectsOutput, ETag, GetBucketLocationInput, GetBucketLocationOutput,
-    GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput,
-    HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListObjectsInput, ListObjectsOutput,
-    ListObjectsV2Input, ListObjectsV2Output, ListPartsInput, ListPartsOutput, PutObjectInput,
-    PutObjectOutput, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CommonPrefix,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput,
+    CopySource, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput,
+    CreateMultipartUploadOutput, DeleteBucketInput, DeleteBucketOutput, DeleteObjectInput,
+    DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, ETag, EncodingType,
+    GetBucketLocationInput, GetBucketLocationOutput, GetObjectInput, GetObjectOutput,
+    HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput,
+    ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, ListPartsInput, ListPartsOutput, Object, PutObjectInput, PutObjectOutput,
+    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use tokio::sync::mpsc::UnboundedSender;
@@ -131,6 +132,35 @@ fn check_names(bucket: &str, key: &str) -> S3Result<()> {
     Ok(())
 }
 
+/// What S3 leaves as it is in a URL-encoded listing: RFC 3986's unreserved characters and
+/// `/`; a space is `%20`, a `+` is `%2B`.
+const LISTED_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+fn wants_url_encoding(encoding: Option<&EncodingType>) -> bool {
+    encoding.is_some_and(|e| e.as_str() == EncodingType::URL)
+}
+
+fn url_encode(name: &mut Option<String>) {
+    if let Some(name) = name {
+        *name = percent_encoding::utf8_percent_encode(name, LISTED_NAME).to_string();
+    }
+}
+
+/// Encodes the keys and common prefixes of a listing.
+fn encode_listing(contents: &mut Option<Vec<Object>>, prefixes: &mut Option<Vec<CommonPrefix>>) {
+    for object in contents.iter_mut().flatten() {
+        url_encode(&mut object.key);
+    }
+    for prefix in prefixes.iter_mut().flatten() {
+        url_encode(&mut prefix.prefix);
+    }
+}
+
 /// Passes operations through to `s3s-fs` unchanged. Written out as `async_trait` expands a
 /// trait method, because an attribute macro does not see methods made by another macro.
 macro_rules! pass_through {
@@ -159,11 +189,50 @@ impl S3 for NotifyingStore {
         get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput;
         head_bucket: HeadBucketInput => HeadBucketOutput;
         list_buckets: ListBucketsInput => ListBucketsOutput;
-        list_objects: ListObjectsInput => ListObjectsOutput;
-        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
         list_parts: ListPartsInput => ListPartsOutput;
         upload_part: UploadPartInput => UploadPartOutput;
         upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput;
+    }
+
+    /// With `EncodingType=url` S3 percent-encodes the names in its answer, and clients
+    /// decode them (`a+b` would come back as `a b`): encoded here as S3 does.
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let encode = wants_url_encoding(req.input.encoding_type.as_ref());
+        let mut response = self.inner.list_objects(req).await?;
+        if encode {
+            let out = &mut response.output;
+            for name in [
+                &mut out.prefix,
+                &mut out.delimiter,
+                &mut out.marker,
+                &mut out.next_marker,
+            ] {
+                url_encode(name);
+            }
+            encode_listing(&mut out.contents, &mut out.common_prefixes);
+            out.encoding_type = Some(EncodingType::from_static(EncodingType::URL));
+        }
+        Ok(response)
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let encode = wants_url_encoding(req.input.encoding_type.as_ref());
+        let mut response = self.inner.list_objects_v2(req).await?;
+        if encode {
+            let out = &mut response.output;
+            for name in [&mut out.prefix, &mut out.delimiter, &mut out.start_after] {
+                url_encode(name);
+            }
+            encode_listing(&mut out.contents, &mut out.common_prefixes);
+            out.encoding_type = Some(EncodingType::from_static(EncodingType::URL));
+        }
+        Ok(response)
     }
 
     async fn get_object(
