@@ -136,12 +136,21 @@ fn calls_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
     if deadline_ms == 0 {
         return None;
     }
-    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    let left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
+    let left = if deadline_ms < EPOCH_MS_FLOOR {
+        // Not a time of this century: an emulator's function timeout (cargo-lambda's
+        // sends `600000`), which runs from now.
+        Duration::from_millis(deadline_ms)
+    } else {
+        (UNIX_EPOCH + Duration::from_millis(deadline_ms))
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+    };
     Some(tokio::time::Instant::now() + left.saturating_sub(ANSWER_MARGIN))
 }
+
+/// 2001-09-09 in milliseconds since the epoch: a `Lambda-Runtime-Deadline-Ms` below it is
+/// no timestamp but a duration (Lambda's longest timeout is 900 000 ms).
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
 
 async fn handle(pipeline: Pipeline, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
     let (payload, context) = event.into_parts();
@@ -264,6 +273,28 @@ fn set_env(name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_are_read_as_lambda_and_its_emulators_send_them() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = |deadline_ms| {
+            calls_deadline(deadline_ms)
+                .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+        };
+        let lambda = left(now_ms + 5_000).unwrap();
+        assert!(lambda > Duration::from_millis(4_500) && lambda <= Duration::from_millis(4_700));
+        let emulator = left(600_000).unwrap();
+        assert!(emulator > Duration::from_secs(599), "{emulator:?}");
+        assert_eq!(
+            left(now_ms - 1_000),
+            Some(Duration::ZERO),
+            "a passed deadline"
+        );
+        assert_eq!(left(0), None);
+    }
 
     #[test]
     fn a_timeout_that_cannot_fit_the_function_is_warned_about() {

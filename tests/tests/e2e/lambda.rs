@@ -894,3 +894,148 @@ trigger = {{ bucket = "inbox", prefix = "nap/" }}
         function.diagnostics()
     );
 }
+
+/// cargo-lambda's Runtime API emulator (`cargo lambda watch --only-lambda-apis`), on a free
+/// port of 127.0.0.1; killed on drop. It gives `AWS_LAMBDA_RUNTIME_API` as a URL with a
+/// path (`http://127.0.0.1:PORT/.rt`), as no hand-written client expects.
+struct CargoLambda {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl CargoLambda {
+    fn bin() -> PathBuf {
+        s3plug_tests::repo_root().join("target/test-venv/bin/cargo-lambda")
+    }
+
+    fn start() -> Self {
+        let bin = Self::bin();
+        assert!(
+            bin.is_file(),
+            "{} is missing: run scripts/install-test-deps (scripts/test does)",
+            bin.display()
+        );
+        // It wants a crate to watch, and builds nothing with --only-lambda-apis.
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"emulated\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .expect("a manifest");
+        std::fs::create_dir_all(dir.path().join("src")).expect("src");
+        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").expect("main.rs");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&bin)
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
+            .args(["-P", &port.to_string()])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch starts");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "cargo lambda watch did not listen"
+            );
+            std::thread::sleep(POLL);
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `AWS_LAMBDA_RUNTIME_API` as the emulator gives it to a function.
+    fn runtime_api(&self) -> String {
+        format!("http://127.0.0.1:{}/.rt", self.port)
+    }
+
+    /// `cargo lambda invoke` with `payload`: the function's answer, as JSON.
+    fn invoke(&self, payload: &Value) -> Value {
+        let file = tempfile::NamedTempFile::new().expect("a payload file");
+        std::fs::write(file.path(), payload.to_string()).expect("the payload");
+        let output = Command::new(Self::bin())
+            .args([
+                "lambda",
+                "invoke",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+            ])
+            .arg("--data-file")
+            .arg(file.path())
+            .output()
+            .expect("cargo lambda invoke runs");
+        assert!(
+            output.status.success(),
+            "cargo lambda invoke: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&output.stdout)))
+    }
+}
+
+impl Drop for CargoLambda {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_function_runs_under_cargo_lambdas_emulator() {
+    let emulator = CargoLambda::start();
+    let site = Site::new(&config());
+    site.put("inbox", "ok/emulated.txt", "emulated");
+    let mut function = Command::new(s3plug_bin());
+    function
+        .arg("lambda")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", emulator.runtime_api())
+        .env("AWS_REGION", "us-east-1")
+        .env("S3PLUG_CONFIG", site.dir.path().join("s3plug.toml"))
+        .env("S3PLUG_STORE", format!("dir:{}", site.data().display()))
+        .env("S3PLUG_CACHE_DIR", COMPILE_CACHE)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = function.spawn().expect("s3plug starts");
+    let summary = emulator.invoke(&s3_event(&[RawRecord::put("inbox", "ok/emulated.txt")]));
+    assert_eq!(
+        counts(&summary),
+        json!({ "records": 1, "ok": 1, "failed": 0, "unrouted": 0, "ignored": 0 }),
+        "{summary:#}"
+    );
+    assert_eq!(
+        site.object("inbox", "out/ok/emulated.txt").as_deref(),
+        Some("emulated")
+    );
+    // An SQS batch: exactly the failed message comes back.
+    let one = |key: &str| s3_event(&[RawRecord::put("inbox", key)]).to_string();
+    let response = emulator.invoke(&sqs_event(vec![
+        sqs_message(
+            "11111111-87a3-44ab-83d2-661975830a7d",
+            &one("echo/fine.txt"),
+        ),
+        sqs_message("22222222-f796-459a-8184-9c92662be6da", &one("fail/bad.txt")),
+    ]));
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{ "itemIdentifier": "22222222-f796-459a-8184-9c92662be6da" }]),
+        "{response:#}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
