@@ -14,6 +14,21 @@ use serde_json::Value;
 
 const REGION: &str = "us-east-1";
 
+/// One triggering object per plugin of [`config`].
+const TRIGGERS: [&str; 8] = [
+    "ok/a.txt",
+    BIG,
+    "range/r.txt",
+    "head/h.txt",
+    "list-outside/l.txt",
+    "server-copy/c.txt",
+    "delete-trigger/d.txt",
+    "write-bytes/w",
+];
+
+/// The object streamed past one part: a multipart upload.
+const BIG: &str = "stream/big.bin";
+
 /// Requests moto serves unchecked: the setup below, with room to spare.
 const FREE_ACTIONS: u32 = 400;
 
@@ -138,18 +153,13 @@ fn every_object_call_works_with_exactly_the_generated_policy() {
             .unwrap_or_else(|err| panic!("{bucket}/{key}: {err}"));
     };
     put("code", "testguest.wasm", &wasm);
-    for key in [
-        "ok/a.txt",
-        "range/r.txt",
-        "head/h.txt",
-        "list-outside/l.txt",
-        "server-copy/c.txt",
-        "delete-trigger/d.txt",
-        "write-bytes/w",
-    ] {
-        put("inbox", key, b"0123456789");
+    for key in TRIGGERS {
+        if key == BIG {
+            put("inbox", key, &vec![7; 9 << 20]);
+        } else {
+            put("inbox", key, b"0123456789");
+        }
     }
-    put("inbox", "stream/big.bin", &vec![7; 9 << 20]);
     let policy = Command::new(s3plug_bin())
         .args(["policy", "--config"])
         .arg(&config_path)
@@ -170,19 +180,10 @@ fn every_object_call_works_with_exactly_the_generated_policy() {
     assert!(refused.is_err(), "an unchecked request: {refused:?}");
 
     let event = dir.path().join("event.json");
-    let records: Vec<RawRecord<'_>> = [
-        "ok/a.txt",
-        "stream/big.bin",
-        "range/r.txt",
-        "head/h.txt",
-        "list-outside/l.txt",
-        "server-copy/c.txt",
-        "delete-trigger/d.txt",
-        "write-bytes/w",
-    ]
-    .into_iter()
-    .map(|key| RawRecord::put("inbox", key))
-    .collect();
+    let records: Vec<RawRecord<'_>> = TRIGGERS
+        .into_iter()
+        .map(|key| RawRecord::put("inbox", key))
+        .collect();
     std::fs::write(&event, s3_event(&records).to_string()).expect("the event is written");
     let run = |event: &Path| {
         Command::new(s3plug_bin())
