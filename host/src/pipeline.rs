@@ -176,69 +176,97 @@ impl Pipeline {
         for (index, item) in event.items.iter().enumerate() {
             self.plan(index, item, &mut outcomes, &mut jobs);
         }
-        // What a job that never reports (its task panicked) is reported as.
-        let lost: Vec<(usize, RecordOutcome)> = jobs
+        // Where each job's outcome goes, kept to report a job whose task died without one.
+        let planned: Vec<(usize, usize, usize)> = jobs
             .iter()
-            .map(|job| {
-                let failure = Failure::new(
-                    FailureKind::Internal,
-                    "the call's task ended without an outcome".to_owned(),
-                );
-                let mut outcome = self.started_outcome(job);
-                outcome.error = Some(failure.to_string());
-                outcome.reason = Some(failure.kind);
-                (job.slot, outcome)
-            })
+            .map(|job| (job.slot, job.record_index, job.plugin))
             .collect();
         let workers = self.inner.concurrency.min(jobs.len());
         if workers <= 1 {
             while let Some(job) = jobs.pop_front() {
-                let run = self.run_job(&job, request);
-                outcomes[job.slot] = Some(crate::trace::scope(request.trace_id.clone(), run).await);
+                outcomes[job.slot] = Some(self.run_job(&job, request).await);
             }
         } else {
+            // Each outcome is kept as soon as its call ends, so that a worker that dies
+            // loses no outcome but the one of the call it was running.
+            let finished = Arc::new(Mutex::new(outcomes));
             let queue = Arc::new(Mutex::new(jobs));
             let mut tasks = tokio::task::JoinSet::new();
             // Log lines of the calls belong to the caller's span (the Lambda request).
             let span = tracing::Span::current();
             for _ in 0..workers {
                 let (pipeline, queue, request) = (self.clone(), queue.clone(), request.clone());
+                let finished = finished.clone();
                 tasks.spawn(
                     async move {
-                        let mut done = Vec::new();
                         loop {
                             let job = queue
                                 .lock()
                                 .unwrap_or_else(PoisonError::into_inner)
                                 .pop_front();
                             let Some(job) = job else { break };
-                            let run = pipeline.run_job(&job, &request);
-                            let trace_id = request.trace_id.clone();
-                            done.push((job.slot, crate::trace::scope(trace_id, run).await));
+                            let outcome = pipeline.run_job(&job, &request).await;
+                            finished.lock().unwrap_or_else(PoisonError::into_inner)[job.slot] =
+                                Some(outcome);
                         }
-                        done
                     }
                     .instrument(span.clone()),
                 );
             }
-            while let Some(finished) = tasks.join_next().await {
-                match finished {
-                    Ok(done) => {
-                        for (slot, outcome) in done {
-                            outcomes[slot] = Some(outcome);
-                        }
-                    }
-                    Err(err) => tracing::error!("a call's task failed: {err}"),
+            while let Some(ended) = tasks.join_next().await {
+                if let Err(err) = ended {
+                    tracing::error!("a call's task failed: {err}");
                 }
             }
+            outcomes =
+                std::mem::take(&mut *finished.lock().unwrap_or_else(PoisonError::into_inner));
         }
-        for (slot, outcome) in lost {
+        for (slot, record_index, plugin) in planned {
             if outcomes[slot].is_none() {
-                tracing::error!(record = outcome.record, plugin = ?outcome.plugin, "no outcome for a call; reported as failed");
-                outcomes[slot] = Some(outcome);
+                outcomes[slot] = Some(self.lost_outcome(event, record_index, plugin));
             }
         }
         outcomes.into_iter().flatten().collect()
+    }
+
+    /// The outcome of a call whose task ended without one (a host fault): failed, as
+    /// `internal`, which a retry may fix.
+    fn lost_outcome(
+        &self,
+        event: &DecodedEvent,
+        record_index: usize,
+        plugin: usize,
+    ) -> RecordOutcome {
+        let item = &event.items[record_index];
+        let mut outcome = match &item.kind {
+            ItemKind::Record(record) => {
+                self.outcome_before_run(record_index, item.message_id.as_deref(), record, plugin)
+            }
+            // Only records are planned as jobs.
+            ItemKind::Test | ItemKind::Invalid(_) => RecordOutcome {
+                record: record_index,
+                message_id: item.message_id.clone(),
+                bucket: None,
+                key: None,
+                event: None,
+                plugin: None,
+                status: Status::Failed,
+                outcome: None,
+                message: None,
+                error: None,
+                reason: None,
+                duration_ms: 0.0,
+                usage: None,
+            },
+        };
+        let failure = Failure::new(
+            FailureKind::Internal,
+            "the call's task ended without an outcome".to_owned(),
+        );
+        tracing::error!(record = record_index, plugin = ?outcome.plugin, "{failure}");
+        outcome.error = Some(failure.to_string());
+        outcome.reason = Some(failure.kind);
+        outcome
     }
 
     /// Reports what needs no plugin at once, and plans a job per matching plugin.
@@ -302,20 +330,21 @@ impl Pipeline {
         }
     }
 
-    /// The outcome of a job before it ran: failed, with nothing said yet.
-    fn started_outcome(&self, job: &Job) -> RecordOutcome {
-        let record = &job.record;
+    /// The outcome of a call before it ran: failed, with nothing said yet.
+    fn outcome_before_run(
+        &self,
+        record_index: usize,
+        message_id: Option<&str>,
+        record: &S3Record,
+        plugin: usize,
+    ) -> RecordOutcome {
         RecordOutcome {
-            record: job.record_index,
-            message_id: job.message_id.clone(),
+            record: record_index,
+            message_id: message_id.map(str::to_owned),
             bucket: Some(record.bucket.clone()),
             key: Some(record.key.clone()),
             event: Some(record.event_name.clone()),
-            plugin: self
-                .inner
-                .registry
-                .get(job.plugin)
-                .map(|p| p.spec.name.clone()),
+            plugin: self.inner.registry.get(plugin).map(|p| p.spec.name.clone()),
             status: Status::Failed,
             outcome: None,
             message: None,
@@ -358,10 +387,20 @@ impl Pipeline {
         }
     }
 
+    /// Runs one job with its request's trace id on its S3 calls.
     async fn run_job(&self, job: &Job, request: &Request) -> RecordOutcome {
+        crate::trace::scope(request.trace_id.clone(), self.run_traced(job, request)).await
+    }
+
+    async fn run_traced(&self, job: &Job, request: &Request) -> RecordOutcome {
         let started = Instant::now();
         let record = &job.record;
-        let mut outcome = self.started_outcome(job);
+        let mut outcome = self.outcome_before_run(
+            job.record_index,
+            job.message_id.as_deref(),
+            record,
+            job.plugin,
+        );
         let Some(plugin) = self.inner.registry.get(job.plugin) else {
             let failure = Failure::new(
                 FailureKind::Internal,
