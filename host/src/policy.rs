@@ -111,6 +111,14 @@ mod tests {
 
     use super::*;
 
+    /// The statement of `policy` with this `Sid`.
+    fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+        policy["Statement"]
+            .as_array()
+            .and_then(|statements| statements.iter().find(|s| s["Sid"] == sid))
+            .unwrap_or_else(|| panic!("no statement {sid}: {policy:#}"))
+    }
+
     #[test]
     fn grants_become_exactly_these_statements() {
         let config = Config::parse(
@@ -135,12 +143,7 @@ read = ["photos/"]
         .unwrap();
         let policy = execution_role_policy(&config);
         let statements = policy["Statement"].as_array().unwrap();
-        let by_sid = |sid: &str| {
-            statements
-                .iter()
-                .find(|s| s["Sid"] == sid)
-                .unwrap_or_else(|| panic!("{sid}"))
-        };
+        let by_sid = |sid: &str| statement(&policy, sid);
         assert_eq!(
             by_sid("ReadTriggeringObjects")["Resource"],
             json!([
@@ -201,13 +204,7 @@ skip_duplicates = true
         )
         .unwrap();
         let policy = execution_role_policy(&config);
-        let statements = policy["Statement"].as_array().unwrap();
-        let by_sid = |sid: &str| {
-            statements
-                .iter()
-                .find(|s| s["Sid"] == sid)
-                .unwrap_or_else(|| panic!("{sid}: {policy:#}"))
-        };
+        let by_sid = |sid: &str| statement(&policy, sid);
         assert_eq!(
             by_sid("HostState")["Resource"],
             json!(["arn:aws:s3:::ops/s3plug/*"])
