@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use s3plug::Config;
-use s3plug::grant::Grant;
-use s3plug::route::EventPattern;
+use s3plug_host::Config;
+use s3plug_host::grant::Grant;
+use s3plug_host::route::EventPattern;
 
 fuzz_target!(|bytes: &[u8]| {
     // Config files are read as text; bytes that are no UTF-8 never reach the parser.

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use s3plug::event::{self, ItemKind};
-use s3plug::s3key::{self, KeyStyle};
+use s3plug_host::event::{self, ItemKind};
+use s3plug_host::s3key::{self, KeyStyle};
 
 fuzz_target!(|payload: &[u8]| {
     let decoded = match event::decode(payload) {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use s3plug::s3key::{self, KeyStyle};
+use s3plug_host::s3key::{self, KeyStyle};
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(key) = std::str::from_utf8(bytes) else {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
-use s3plug::Pipeline;
-use s3plug::store::{MemoryStore, ObjectStore, PutOptions};
+use s3plug_host::Pipeline;
+use s3plug_host::store::{MemoryStore, ObjectStore, PutOptions};
 
 use support::native::NativePipeline;
 use support::slow_store::SlowStore;
@@ -56,11 +56,11 @@ fn batch(c: &mut Criterion) {
         .expect("the plugin loads");
         let native = NativePipeline::new(&config, store.clone());
         let run_plugin = || {
-            let decoded = s3plug::event::decode(&payload).expect("the event decodes");
+            let decoded = s3plug_host::event::decode(&payload).expect("the event decodes");
             support::report(&s3plug_tests::block_on(pipeline.process(&decoded)))
         };
         let run_native = || {
-            let decoded = s3plug::event::decode(&payload).expect("the event decodes");
+            let decoded = s3plug_host::event::decode(&payload).expect("the event decodes");
             support::report(&s3plug_tests::block_on(native.process(&decoded)))
         };
         for (what, report) in [("plugin", run_plugin()), ("native", run_native())] {

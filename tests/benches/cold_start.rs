@@ -15,9 +15,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use s3plug::plugin::CompileCache;
-use s3plug::store::MemoryStore;
-use s3plug::{Config, Pipeline};
+use s3plug_host::plugin::CompileCache;
+use s3plug_host::store::MemoryStore;
+use s3plug_host::{Config, Pipeline};
 
 use support::native::NativePipeline;
 use support::{GuestPlugin, native_run};
@@ -54,7 +54,7 @@ fn config(dir: &Path, wasm: &Path, count: usize, name: &str) -> PathBuf {
 /// Config to first record done, as `s3plug run` does it after process start.
 fn plugin_start(path: &Path, payload: &[u8], cache: Option<&CompileCache>) -> Vec<u8> {
     let config = Config::load(path).expect("the config loads");
-    let decoded = s3plug::event::decode(payload).expect("the event decodes");
+    let decoded = s3plug_host::event::decode(payload).expect("the event decodes");
     let (engine, _) = support::engine_for(&config);
     let pipeline = s3plug_tests::block_on(Pipeline::new(
         &engine,
@@ -69,7 +69,7 @@ fn plugin_start(path: &Path, payload: &[u8], cache: Option<&CompileCache>) -> Ve
 
 fn native_start(path: &Path, payload: &[u8]) -> Vec<u8> {
     let config = Config::load(path).expect("the config loads");
-    let decoded = s3plug::event::decode(payload).expect("the event decodes");
+    let decoded = s3plug_host::event::decode(payload).expect("the event decodes");
     let pipeline = NativePipeline::new(&config, support::shared(&MemoryStore::new()));
     support::report(&s3plug_tests::block_on(pipeline.process(&decoded)))
 }

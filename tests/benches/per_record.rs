@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use s3plug::store::MemoryStore;
-use s3plug::{Config, Pipeline};
+use s3plug_host::store::MemoryStore;
+use s3plug_host::{Config, Pipeline};
 use serde_json::json;
 use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -54,13 +54,13 @@ impl Paths {
         paths
     }
 
-    fn plugin_outcomes(&self) -> Vec<s3plug::outcome::RecordOutcome> {
-        let decoded = s3plug::event::decode(&self.payload).expect("the event decodes");
+    fn plugin_outcomes(&self) -> Vec<s3plug_host::outcome::RecordOutcome> {
+        let decoded = s3plug_host::event::decode(&self.payload).expect("the event decodes");
         s3plug_tests::block_on(self.pipeline.process(&decoded))
     }
 
-    fn native_outcomes(&self) -> Vec<s3plug::outcome::RecordOutcome> {
-        let decoded = s3plug::event::decode(&self.payload).expect("the event decodes");
+    fn native_outcomes(&self) -> Vec<s3plug_host::outcome::RecordOutcome> {
+        let decoded = s3plug_host::event::decode(&self.payload).expect("the event decodes");
         s3plug_tests::block_on(self.native.process(&decoded))
     }
 
@@ -163,7 +163,7 @@ fn pooled_engine(keep_resident: usize, pagemap: bool) -> Engine {
         .linear_memory_keep_resident(keep_resident)
         .table_keep_resident(keep_resident.min(64 << 10))
         .pagemap_scan(if pagemap { Enabled::Auto } else { Enabled::No });
-    let mut config = s3plug::plugin::engine_config();
+    let mut config = s3plug_host::plugin::engine_config();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).expect("the engine starts")
 }
@@ -188,7 +188,7 @@ fn engine_variants(config: &Config) {
         ("pool, nothing resident", pooled_engine(0, false)),
         (
             "on-demand allocator",
-            Engine::new(&s3plug::plugin::engine_config()).expect("the engine starts"),
+            Engine::new(&s3plug_host::plugin::engine_config()).expect("the engine starts"),
         ),
     ];
     println!(

@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use s3plug::Pipeline;
-use s3plug::store::{MemoryStore, PutOptions};
+use s3plug_host::Pipeline;
+use s3plug_host::store::{MemoryStore, PutOptions};
 
 use support::native::NativePipeline;
 use support::{BUCKET, GuestPlugin};
@@ -59,11 +59,11 @@ fn streaming(c: &mut Criterion) {
             .expect("the memory store takes any object");
         let payload = support::payload(std::slice::from_ref(&key));
         let run_plugin = || {
-            let decoded = s3plug::event::decode(&payload).expect("the event decodes");
+            let decoded = s3plug_host::event::decode(&payload).expect("the event decodes");
             support::report(&s3plug_tests::block_on(pipeline.process(&decoded)))
         };
         let run_native = || {
-            let decoded = s3plug::event::decode(&payload).expect("the event decodes");
+            let decoded = s3plug_host::event::decode(&payload).expect("the event decodes");
             support::report(&s3plug_tests::block_on(native.process(&decoded)))
         };
         for (what, run) in [

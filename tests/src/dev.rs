@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use s3plug::store::{S3Settings, S3Store, StaticCredentials};
+use s3plug_host::store::{S3Settings, S3Store, StaticCredentials};
 use serde_json::Value;
 
 use crate::{COMPILE_CACHE, repo_root, s3plug_bin};

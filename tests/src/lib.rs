@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use s3plug::Config;
-use s3plug::Pipeline;
-use s3plug::event;
-use s3plug::outcome::RecordOutcome;
-use s3plug::plugin::CompileCache;
-use s3plug::store::{MemoryStore, ObjectStore, PutOptions};
+use s3plug_host::Config;
+use s3plug_host::Pipeline;
+use s3plug_host::event;
+use s3plug_host::outcome::RecordOutcome;
+use s3plug_host::plugin::CompileCache;
+use s3plug_host::store::{MemoryStore, ObjectStore, PutOptions};
 use serde_json::{Value, json};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -57,7 +57,7 @@ impl std::io::Read for BlockingRead {
 /// One engine for every test of the binary, as in a real process.
 pub fn engine() -> &'static wasmtime::Engine {
     static ENGINE: OnceLock<wasmtime::Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| s3plug::plugin::new_engine().expect("the engine starts"))
+    ENGINE.get_or_init(|| s3plug_host::plugin::new_engine().expect("the engine starts"))
 }
 
 /// The compile cache shared by test runs, so a plugin is compiled once per change.

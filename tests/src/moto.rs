@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use s3plug::store::{S3Settings, S3Store, StaticCredentials};
+use s3plug_host::store::{S3Settings, S3Store, StaticCredentials};
 
 use crate::repo_root;
 

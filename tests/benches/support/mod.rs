@@ -12,9 +12,9 @@ pub mod slow_store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use s3plug::Config;
-use s3plug::plugin::{Allocator, CompileCache, EngineOptions};
-use s3plug::store::ObjectStore;
+use s3plug_host::Config;
+use s3plug_host::plugin::{Allocator, CompileCache, EngineOptions};
+use s3plug_host::store::ObjectStore;
 use s3plug_tests::{RawRecord, s3_event};
 
 /// The bucket every bench works in: objects under `in/` trigger, outputs go to `out/`.
@@ -84,7 +84,8 @@ pub fn payload(keys: &[String]) -> Vec<u8> {
 /// The engine `s3plug run` would build for `config`: pooling allocator when the system
 /// allows it.
 pub fn engine_for(config: &Config) -> (wasmtime::Engine, Allocator) {
-    s3plug::plugin::new_engine_with(&EngineOptions::for_config(config)).expect("the engine starts")
+    s3plug_host::plugin::new_engine_with(&EngineOptions::for_config(config))
+        .expect("the engine starts")
 }
 
 /// The compile cache the tests share, so the benches do not compile the guest again.
@@ -99,7 +100,7 @@ pub fn precompile_guest(dir: &Path) -> PathBuf {
         pooling: false,
         ..EngineOptions::default()
     };
-    let (engine, _) = s3plug::plugin::new_engine_with(&options).expect("the engine starts");
+    let (engine, _) = s3plug_host::plugin::new_engine_with(&options).expect("the engine starts");
     let compiled = engine
         .precompile_component(&wasm)
         .expect("the test guest compiles");
@@ -109,7 +110,7 @@ pub fn precompile_guest(dir: &Path) -> PathBuf {
 }
 
 /// The report a front end prints: one JSON line per outcome.
-pub fn report(outcomes: &[s3plug::outcome::RecordOutcome]) -> Vec<u8> {
+pub fn report(outcomes: &[s3plug_host::outcome::RecordOutcome]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 * outcomes.len());
     for outcome in outcomes {
         serde_json::to_writer(&mut out, outcome).expect("an outcome serialises");
@@ -119,18 +120,18 @@ pub fn report(outcomes: &[s3plug::outcome::RecordOutcome]) -> Vec<u8> {
 }
 
 /// Asserts that every outcome is `ok`: a benchmark of failures measures nothing.
-pub fn assert_all_ok(outcomes: &[s3plug::outcome::RecordOutcome], what: &str) {
+pub fn assert_all_ok(outcomes: &[s3plug_host::outcome::RecordOutcome], what: &str) {
     assert!(!outcomes.is_empty(), "{what}: no outcome");
     for outcome in outcomes {
         assert_eq!(
             outcome.status,
-            s3plug::outcome::Status::Ok,
+            s3plug_host::outcome::Status::Ok,
             "{what}: {outcome:?}"
         );
     }
 }
 
 /// A store shared by the pipeline and its native twin.
-pub fn shared(store: &s3plug::store::MemoryStore) -> Arc<dyn ObjectStore> {
+pub fn shared(store: &s3plug_host::store::MemoryStore) -> Arc<dyn ObjectStore> {
     Arc::new(store.clone())
 }

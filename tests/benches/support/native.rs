@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use s3plug::Config;
-use s3plug::event::{DecodedEvent, ItemKind, S3Record};
-use s3plug::outcome::{FailureKind, RecordOutcome, Status, UsageReport};
-use s3plug::route::RouteTable;
-use s3plug::store::{ObjectStore, PutOptions, StoreError};
+use s3plug_host::Config;
+use s3plug_host::event::{DecodedEvent, ItemKind, S3Record};
+use s3plug_host::outcome::{FailureKind, RecordOutcome, Status, UsageReport};
+use s3plug_host::route::RouteTable;
+use s3plug_host::store::{ObjectStore, PutOptions, StoreError};
 
 /// The chunk size of `upper`, as in the guest: 256 KiB.
 const UPPER_CHUNK_BYTES: usize = 256 * 1024;

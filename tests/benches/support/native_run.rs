@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use s3plug::Config;
+use s3plug_host::Config;
 
 use super::native::NativePipeline;
 
@@ -48,8 +48,8 @@ fn run(args: &[String]) -> anyhow::Result<bool> {
     };
     let config = Config::load(&PathBuf::from(value("--config")?))?;
     let payload = std::fs::read(value("--event")?).context("cannot read the event")?;
-    let decoded = s3plug::event::decode(&payload).context("bad event")?;
-    let objects = s3plug_tests::block_on(s3plug::store::open(value("--store")?))?;
+    let decoded = s3plug_host::event::decode(&payload).context("bad event")?;
+    let objects = s3plug_tests::block_on(s3plug_host::store::open(value("--store")?))?;
     let pipeline = NativePipeline::new(&config, objects);
     let outcomes = s3plug_tests::block_on(pipeline.process(&decoded));
     let mut stdout = std::io::stdout().lock();

@@ -274,6 +274,52 @@ fn check_loads_every_plugin_and_refuses_what_is_not_a_component() {
     );
 }
 
+#[test]
+fn check_lists_the_plugins_whose_triggers_can_share_a_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[plugin]]
+name = "all-of-in"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "in/" }}
+
+[[plugin]]
+name = "jpegs"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "in/photos/", suffix = ".jpg" }}
+
+[[plugin]]
+name = "elsewhere"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox", prefix = "out/" }}
+"#
+        ),
+    );
+    let output = s3plug(&["check", "--config", &config], None);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let overlaps: Vec<&str> = listing
+        .lines()
+        .filter(|line| line.starts_with("overlap"))
+        .collect();
+    assert_eq!(overlaps.len(), 1, "{listing}");
+    assert!(
+        overlaps[0].contains("\"all-of-in\"") && overlaps[0].contains("\"jpegs\""),
+        "{listing}"
+    );
+
+    // Disjoint triggers: no overlap line.
+    let output = s3plug(&["check", "--config", &guest_config(dir.path())], None);
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("overlap"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
 /// Every `needle` in `haystack` replaced by `with`, of the same length.
 fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> (Vec<u8>, usize) {
     assert_eq!(needle.len(), with.len());

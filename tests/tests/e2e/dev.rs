@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use s3plug::store::{ObjectStore, PutOptions};
+use s3plug_host::store::{ObjectStore, PutOptions};
 use s3plug_tests::dev::DevServer;
 use s3plug_tests::{TESTGUEST, THUMBNAIL, block_on, repo_root};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! A misbehaving plugin fails only its own (record, plugin), with the right reason, while
 //! the other records of the same event succeed.
 
-use s3plug::outcome::{FailureKind, Status};
+use s3plug_host::outcome::{FailureKind, Status};
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, outcome_of, s3_event};
 
 const TIMEOUT_MS: u64 = 300;
@@ -22,7 +22,7 @@ config = {{ out_bucket = "outbox" }}
 
 /// Runs one event with `ok/` records around each hostile key, and checks the hostile
 /// record's outcome while the `ok/` records are processed.
-fn run_between_good_records(mode_key: &str) -> s3plug::outcome::RecordOutcome {
+fn run_between_good_records(mode_key: &str) -> s3plug_host::outcome::RecordOutcome {
     let h = harness();
     h.put("inbox", "ok/before.txt", b"before");
     h.put("inbox", mode_key, b"payload");

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use s3plug::store::{ObjectStore, PutOptions, S3Settings, S3Store, StaticCredentials};
+use s3plug_host::store::{ObjectStore, PutOptions, S3Settings, S3Store, StaticCredentials};
 use s3plug_tests::dev::aws_cli_bin;
 use s3plug_tests::moto::MotoServer;
 use s3plug_tests::{RawRecord, TESTGUEST, block_on, json_lines, s3_event, s3plug_bin};

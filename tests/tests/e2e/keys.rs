@@ -1,7 +1,7 @@
 //! Keys arrive URL-encoded, differently by sender; plugins see them decoded, routes match
 //! them decoded.
 
-use s3plug::outcome::Status;
+use s3plug_host::outcome::Status;
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, outcome_of, s3_event};
 
 fn echo_harness() -> Harness {

@@ -864,6 +864,17 @@ trigger = {{ bucket = "inbox", prefix = "nap/" }}
     let second = function.api.invoke(event(2));
     let _ = first.wait(INVOCATION_TIMEOUT);
     let _ = second.wait(INVOCATION_TIMEOUT);
+    // One tokio runtime in the process, S3 calls and WASI included: its threads are named
+    // `s3plug-runtime`; another runtime's would keep tokio's `tokio-runtime-worker`.
+    let threads = thread_names(function.child.id());
+    assert!(
+        threads.iter().any(|name| name == "s3plug-runtime"),
+        "{threads:?}"
+    );
+    assert!(
+        !threads.iter().any(|name| name.starts_with("tokio-runtime")),
+        "a second runtime: {threads:?}"
+    );
     let traced: Vec<String> = requests
         .try_iter()
         .filter_map(|headers| {
@@ -893,6 +904,15 @@ trigger = {{ bucket = "inbox", prefix = "nap/" }}
         "each invocation's calls carry its own trace id: {traced:?}\n{}",
         function.diagnostics()
     );
+}
+
+/// The names of a process's threads (Linux: `/proc/PID/task/*/comm`, at most 15 bytes).
+fn thread_names(pid: u32) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's threads");
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
 }
 
 /// cargo-lambda's Runtime API emulator (`cargo lambda watch --only-lambda-apis`), on a free

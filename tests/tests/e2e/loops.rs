@@ -1,8 +1,8 @@
 //! Loop guards: cycles refused at load, allowed ones stopped at `max_depth`, lineage the
 //! plugins cannot forge, and the byte and key guards.
 
-use s3plug::Config;
-use s3plug::outcome::{FailureKind, RecordOutcome, Status};
+use s3plug_host::Config;
+use s3plug_host::outcome::{FailureKind, RecordOutcome, Status};
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, outcome_of, s3_event};
 
 fn metadata(h: &Harness, key: &str) -> Vec<(String, String)> {

@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use image::{GenericImageView, ImageFormat, RgbImage};
-use s3plug::outcome::Status;
+use s3plug_host::outcome::Status;
 use s3plug_tests::{CSV_TO_JSONL, Harness, RawRecord, THUMBNAIL, outcome_of, s3_event};
 
 fn thumbnail_harness() -> Harness {

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use s3plug::outcome::Status;
-use s3plug::plugin::LoadKind;
+use s3plug_host::outcome::Status;
+use s3plug_host::plugin::LoadKind;
 use s3plug_tests::{
     COMPILE_CACHE, Harness, RawRecord, TESTGUEST, outcome_of, s3_event, s3plug_bin,
 };
@@ -56,7 +56,7 @@ fn a_precompiled_plugin_loads_without_compiling_and_runs() {
 
 /// An artifact from an engine with other settings: what a different s3plug would make.
 fn foreign_artifact(path: &Path) {
-    let mut config = s3plug::plugin::engine_config();
+    let mut config = s3plug_host::plugin::engine_config();
     config.epoch_interruption(false);
     let engine = wasmtime::Engine::new(&config).expect("an engine");
     let wasm = std::fs::read(TESTGUEST).expect("the guest");
@@ -121,7 +121,7 @@ fn a_missing_artifact_gives_way_to_the_wasm_beside_it() {
 
 #[test]
 fn plugins_run_the_same_without_the_pooling_allocator() {
-    use s3plug::plugin::{Allocator, EngineOptions, new_engine_with};
+    use s3plug_host::plugin::{Allocator, EngineOptions, new_engine_with};
     let options = EngineOptions {
         pooling: false,
         ..EngineOptions::default()
@@ -130,16 +130,16 @@ fn plugins_run_the_same_without_the_pooling_allocator() {
     assert_eq!(allocator, Allocator::OnDemand);
     let dir = tempfile::tempdir().expect("temp dir");
     let text = config(Path::new(TESTGUEST)) + "limits = { timeout_ms = 200 }\n";
-    let config = s3plug::Config::parse(&text, "s3plug.toml", dir.path()).expect("valid");
-    let store = s3plug::store::MemoryStore::new();
-    let pipeline = s3plug_tests::block_on(s3plug::Pipeline::new(
+    let config = s3plug_host::Config::parse(&text, "s3plug.toml", dir.path()).expect("valid");
+    let store = s3plug_host::store::MemoryStore::new();
+    let pipeline = s3plug_tests::block_on(s3plug_host::Pipeline::new(
         &engine,
         &config,
         std::sync::Arc::new(store),
         Some(&s3plug_tests::compile_cache()),
     ))
     .expect("loads");
-    let event = s3plug::event::decode_value(s3_event(&[
+    let event = s3plug_host::event::decode_value(s3_event(&[
         RawRecord::put("inbox", "echo/x"),
         RawRecord::put("inbox", "loop/x"),
     ]))
@@ -152,6 +152,6 @@ fn plugins_run_the_same_without_the_pooling_allocator() {
     );
     assert_eq!(
         outcome_of(&outcomes, 1, "guest").reason,
-        Some(s3plug::outcome::FailureKind::Timeout)
+        Some(s3plug_host::outcome::FailureKind::Timeout)
     );
 }

@@ -12,8 +12,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use s3plug::outcome::Status;
-use s3plug::plugin::LoadKind;
+use s3plug_host::outcome::Status;
+use s3plug_host::plugin::LoadKind;
 use s3plug_tests::tool_build::built_once;
 use s3plug_tests::{
     Harness, RawRecord, TESTGUEST, compile_cache, engine, outcome_of, repo_root, s3_event,

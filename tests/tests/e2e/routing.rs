@@ -1,6 +1,6 @@
 //! Routes, the test event, and what plugins can ask of the host.
 
-use s3plug::outcome::{FailureKind, Status};
+use s3plug_host::outcome::{FailureKind, Status};
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, outcome_of, s3_event};
 use serde_json::json;
 

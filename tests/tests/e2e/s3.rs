@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use image::GenericImageView;
-use s3plug::outcome::{FailureKind, RecordOutcome, Status};
-use s3plug::store::{ByteRange, ObjectStore, PART_BYTES, PutOptions, S3Store, StoreError};
-use s3plug::{Config, Pipeline, event};
+use s3plug_host::outcome::{FailureKind, RecordOutcome, Status};
+use s3plug_host::store::{ByteRange, ObjectStore, PART_BYTES, PutOptions, S3Store, StoreError};
+use s3plug_host::{Config, Pipeline, event};
 use s3plug_tests::moto::MotoServer;
 use s3plug_tests::{
     BlockingRead, COMPILE_CACHE, RawRecord, TESTGUEST, THUMBNAIL, block_on, compile_cache, engine,
@@ -75,7 +75,7 @@ fn write_pattern(
     key: &str,
     seed: u64,
     len: usize,
-) -> s3plug::store::ObjectInfo {
+) -> s3plug_host::store::ObjectInfo {
     let mut writer = block_on(store.create(bucket, key, &PutOptions::default()))
         .unwrap_or_else(|err| panic!("create {bucket}/{key}: {err}"));
     let mut pattern = Pattern::new(seed);

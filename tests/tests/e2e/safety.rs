@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use s3plug::store::{DirStore, ObjectStore, PutOptions};
+use s3plug_host::store::{DirStore, ObjectStore, PutOptions};
 use s3plug_tests::dev::DevServer;
 use s3plug_tests::moto::MotoServer;
 use s3plug_tests::{COMPILE_CACHE, RawRecord, TESTGUEST, block_on, s3_event, s3plug_bin};

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use s3plug::plugin::CompileCache;
-use s3plug::testcase::TestFile;
+use s3plug_host::plugin::CompileCache;
 use s3plug_tests::{COMPILE_CACHE, TESTGUEST, repo_root, s3plug_bin};
+use s3plug_tools::testcase::TestFile;
 
 /// `s3plug test ARGS...` in `dir`.
 fn s3plug_test(dir: &Path, args: &[&str]) -> Output {
@@ -304,6 +304,94 @@ fn logs_denials_and_loop_guards_of_the_test_guest_are_checked() {
         "{}",
         both(&output)
     );
+}
+
+/// Twelve records in one notification, calls eight at once: each record's call logs (up to
+/// its budget) or is denied, and a case sees every line and denial, in record order.
+fn concurrent_test_file() -> String {
+    let records: Vec<String> = (0..12)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("\"put inbox/log-flood/{i:02}\"")
+            } else {
+                format!("\"put inbox/read-outside/{i:02}\"")
+            }
+        })
+        .collect();
+    // Outcomes come in record order: each record's is checked where it must be.
+    let outcomes: String = (0..12)
+        .map(|i| {
+            let check = if i % 2 == 0 {
+                "message = \"logged 100000 lines\""
+            } else {
+                "status = \"failed\"\n  reason = \"denied\""
+            };
+            format!("\n  [[case.outcome]]\n  record = {i}\n  {check}\n")
+        })
+        .collect();
+    format!(
+        r#"
+[host]
+concurrency = 8
+
+[[plugin]]
+name = "guest"
+wasm = "{TESTGUEST}"
+trigger = {{ bucket = "inbox" }}
+limits = {{ max_log_lines = 2 }}
+
+[[case]]
+name = "twelve records at once"
+events = [{{ records = [{records}] }}]
+{outcomes}
+  [[case.log]]
+  contains = "log flood line 0"
+  count = 6
+
+  [[case.log]]
+  contains = "log flood line 1"
+  count = 6
+
+  [[case.log]]
+  contains = "log flood line 2"
+  count = 0
+
+  [[case.denial]]
+  operation = "get"
+  bucket = "forbidden-bucket"
+  count = 6
+
+[[case]]
+name = "wrong: count the denials as five"
+events = [{{ records = [{records}] }}]
+{outcomes}
+  [[case.denial]]
+  count = 5
+"#,
+        records = records.join(", ")
+    )
+}
+
+#[test]
+fn cases_whose_calls_run_at_once_see_every_line_and_denial_the_same_every_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("many.test.toml"), concurrent_test_file()).expect("written");
+    let mut outputs = Vec::new();
+    for _ in 0..3 {
+        let output = s3plug_test(dir.path(), &["many.test.toml"]);
+        assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+        let out = stdout(&output);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(has_ok_line(&lines, "twelve records at once"), "{out}");
+        assert_eq!(lines.last(), Some(&"1 passed, 1 failed"), "{out}");
+        // The failure lists the denials in record order, whichever call ended first.
+        let listing = lines
+            .iter()
+            .find(|line| line.contains("the denials were:"))
+            .unwrap_or_else(|| panic!("no listing:\n{out}"));
+        outputs.push(listing.to_string());
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{outputs:#?}");
 }
 
 #[test]

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use s3plug::Config;
-use s3plug::outcome::{FailureKind, RecordOutcome, Status};
-use s3plug::store::PutOptions;
+use s3plug_host::Config;
+use s3plug_host::outcome::{FailureKind, RecordOutcome, Status};
+use s3plug_host::store::PutOptions;
 use s3plug_tests::{Harness, RawRecord, TESTGUEST, load_error, outcome_of, s3_event};
 
 /// The plugins' chunk size (`CHUNK` in app.py and app.js).
@@ -42,7 +42,7 @@ pub fn mixed_body(count: usize) -> Vec<u8> {
     pattern.iter().copied().cycle().take(count).collect()
 }
 
-fn usage(outcome: &RecordOutcome) -> &s3plug::outcome::UsageReport {
+fn usage(outcome: &RecordOutcome) -> &s3plug_host::outcome::UsageReport {
     outcome
         .usage
         .as_ref()
