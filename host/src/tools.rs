@@ -86,7 +86,9 @@ pub(crate) fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> anyhow::Resu
                 filtered_out += report.filtered_out;
             }
             Err(err) => {
-                let _ = writeln!(io::stderr().lock(), "s3plug: {err}");
+                // The error and its causes, as every other command prints them.
+                let err = anyhow::Error::new(err);
+                let _ = writeln!(io::stderr().lock(), "s3plug: {err:#}");
                 bad += 1;
             }
         }

@@ -100,7 +100,8 @@ pub fn load_error(config: &Config) -> String {
         Some(&compile_cache()),
     )) {
         Ok(_) => panic!("the plugins loaded"),
-        Err(err) => err.to_string(),
+        // The error and its causes, as the command line prints them.
+        Err(err) => format!("{:#}", anyhow::Error::new(err)),
     }
 }
 

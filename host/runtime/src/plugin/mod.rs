@@ -11,7 +11,7 @@ mod state;
 pub use cache::{CompileCache, LoadKind};
 pub use engine::{Allocator, EngineOptions, engine_config, new_engine, new_engine_with};
 pub(crate) use invoke::{CallDeadline, CallScope};
-pub use registry::{LoadError, LoadedPlugin, PluginRegistry};
+pub use registry::{LoadError, LoadFailure, LoadedPlugin, PluginRegistry};
 pub(crate) use state::{PluginState, Usage};
 
 /// The WIT package this host serves.

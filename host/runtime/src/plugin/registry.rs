@@ -15,13 +15,43 @@ use super::state::PluginState;
 use crate::config::{PluginSource, PluginSpec};
 use crate::store::ObjectStore;
 
-/// Why a plugin could not be loaded.
+/// Why a plugin could not be loaded: which plugin, and (as its source) what went wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin {plugin:?} ({path}): {message}")]
+#[error("plugin {plugin:?} ({path})")]
 pub struct LoadError {
+    /// Empty when no one plugin is to blame (the host's imports did not link).
     pub plugin: String,
     pub path: String,
-    pub message: String,
+    #[source]
+    pub cause: LoadFailure,
+}
+
+/// What went wrong loading a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFailure {
+    /// The host refused the component, and says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot read the component")]
+    Read(#[source] std::io::Error),
+    #[error("cannot fetch the component")]
+    Fetch(#[source] crate::store::StoreError),
+    /// The engine refused it (compiling, linking, loading precompiled code).
+    #[error("{what}")]
+    Wasm {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl LoadFailure {
+    fn wasm(what: impl Into<String>, err: wasmtime::Error) -> Self {
+        LoadFailure::Wasm {
+            what: what.into(),
+            source: err.into(),
+        }
+    }
 }
 
 /// One plugin, ready to run.
@@ -61,10 +91,10 @@ impl PluginRegistry {
         let mut components = Vec::with_capacity(specs.len());
         for spec in specs {
             let bytes = component_bytes(spec, cache, objects).await;
-            components.push(bytes.map_err(|message| LoadError {
+            components.push(bytes.map_err(|cause| LoadError {
                 plugin: spec.name.clone(),
                 path: spec.wasm.to_string(),
-                message,
+                cause,
             })?);
         }
         let (engine, specs, cache) = (engine.clone(), specs.to_vec(), cache.cloned());
@@ -75,7 +105,7 @@ impl PluginRegistry {
         .map_err(|err| LoadError {
             plugin: String::new(),
             path: String::new(),
-            message: format!("the loading task failed: {err}"),
+            cause: LoadFailure::Refused(format!("the loading task failed: {err}")),
         })?
     }
 
@@ -89,7 +119,7 @@ impl PluginRegistry {
         let linker = build_linker(engine).map_err(|err| LoadError {
             plugin: String::new(),
             path: String::new(),
-            message: format!("cannot link the host imports: {err}"),
+            cause: LoadFailure::wasm("cannot link the host imports", err),
         })?;
         // Plugins load side by side: compiling one is mostly single-threaded work, and a
         // cold start with many plugins then waits for the slowest, not for their sum.
@@ -123,7 +153,7 @@ impl PluginRegistry {
                         Err(LoadError {
                             plugin: spec.name.clone(),
                             path: spec.wasm.to_string(),
-                            message: "its loading thread stopped".into(),
+                            cause: LoadFailure::Refused("its loading thread stopped".into()),
                         })
                     })
             })
@@ -155,10 +185,10 @@ fn load_one(
     wasm: &[u8],
 ) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
-    let fail = |message: String| LoadError {
+    let fail = |cause: LoadFailure| LoadError {
         plugin: spec.name.clone(),
         path: spec.wasm.to_string(),
-        message,
+        cause,
     };
     let (component, load_kind) = component(engine, spec, wasm, cache).map_err(fail)?;
     // A memory that starts above the limit would fail every record: refuse it now.
@@ -167,22 +197,26 @@ fn load_one(
         .and_then(|r| r.max_initial_memory_size)
         .map_or(0, |pages| pages.saturating_mul(WASM_PAGE_BYTES));
     if initial_memory > spec.limits.memory_bytes as u64 {
-        return Err(fail(memory_too_small(initial_memory, spec)));
+        return Err(fail(LoadFailure::Refused(memory_too_small(
+            initial_memory,
+            spec,
+        ))));
     }
     let instance_pre = linker.instantiate_pre(&component).map_err(|err| {
         let other_contracts = contract_imports(&component, engine).into_iter().filter(|c| c != CONTRACT).collect::<Vec<_>>();
         if other_contracts.is_empty() {
-            fail(format!("its imports do not match what this host serves ({CONTRACT} and WASI 0.2): {err:#}"))
+            fail(LoadFailure::wasm(format!("its imports do not match what this host serves ({CONTRACT} and WASI 0.2)"), err))
         } else {
-            fail(format!(
+            fail(LoadFailure::Refused(format!(
                 "it was built against {}, and this host serves {CONTRACT}: rebuild it against this contract (the s3plug-guest crate of this s3plug for Rust, the wit/ folder for other languages)",
                 other_contracts.join(", ")
-            ))
+            )))
         }
     })?;
     let pre = PluginPre::new(instance_pre).map_err(|err| {
-        fail(format!(
-            "it does not export the `plugin` world of {CONTRACT}: {err:#}"
+        fail(LoadFailure::wasm(
+            format!("it does not export the `plugin` world of {CONTRACT}"),
+            err,
         ))
     })?;
     let load_time = started.elapsed();
@@ -202,7 +236,7 @@ async fn component_bytes(
     spec: &PluginSpec,
     cache: Option<&CompileCache>,
     objects: &dyn ObjectStore,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, LoadFailure> {
     let downloads = cache.map(|cache| cache.dir().join("plugins"));
     let wasm = match &spec.wasm {
         PluginSource::File(path) => {
@@ -215,7 +249,7 @@ async fn component_bytes(
             } else {
                 path
             };
-            std::fs::read(path).map_err(|err| format!("cannot read the component: {err}"))?
+            std::fs::read(path).map_err(LoadFailure::Read)?
         }
         PluginSource::S3 { bucket, key } => {
             let cached = spec
@@ -243,22 +277,26 @@ async fn component_bytes(
     if let Some(expected) = &spec.sha256 {
         let actual = sha256_hex(&wasm);
         if &actual != expected {
-            return Err(format!(
+            return Err(LoadFailure::Refused(format!(
                 "sha256 mismatch: the config pins {expected}, the component is {actual}; refusing to load it"
-            ));
+            )));
         }
     }
     Ok(wasm)
 }
 
-async fn download(objects: &dyn ObjectStore, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+async fn download(
+    objects: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, LoadFailure> {
     let object = objects
         .get(bucket, key, None)
         .await
-        .map_err(|err| format!("cannot fetch the component: {err}"))?;
+        .map_err(LoadFailure::Fetch)?;
     crate::store::read_to_end(object)
         .await
-        .map_err(|err| format!("cannot fetch the component: {err}"))
+        .map_err(LoadFailure::Read)
 }
 
 fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
@@ -273,19 +311,21 @@ fn component(
     spec: &PluginSpec,
     bytes: &[u8],
     cache: Option<&CompileCache>,
-) -> Result<(Component, LoadKind), String> {
+) -> Result<(Component, LoadKind), LoadFailure> {
     match Engine::detect_precompiled(bytes) {
         Some(Precompiled::Component) => {
             // Whatever its name: native code from a bucket runs only when pinned.
             if matches!(spec.wasm, PluginSource::S3 { .. }) && spec.sha256.is_none() {
-                return Err(crate::config::unpinned_precompiled(&spec.wasm));
+                return Err(LoadFailure::Refused(crate::config::unpinned_precompiled(
+                    &spec.wasm,
+                )));
             }
             match super::cache::deserialize_precompiled(engine, bytes) {
                 Ok(component) => return Ok((component, LoadKind::Precompiled)),
                 Err(err) => {
                     let err = format!("{err:#}");
                     if let Some(refusal) = memory_refusal(&err, spec) {
-                        return Err(refusal);
+                        return Err(LoadFailure::Refused(refusal));
                     }
                     let refused =
                         format!("the precompiled artifact does not fit this host ({err})");
@@ -296,22 +336,20 @@ fn component(
                         PluginSource::S3 { .. } => None,
                     };
                     let Some(sibling) = sibling else {
-                        return Err(format!(
+                        return Err(LoadFailure::Refused(format!(
                             "{refused}; recompile it with `s3plug compile` for this s3plug"
-                        ));
+                        )));
                     };
                     tracing::warn!(plugin = %spec.name, wasm = %sibling.display(), "{refused}; compiling the .wasm beside it");
-                    let wasm = std::fs::read(&sibling).map_err(|e| {
-                        format!("{refused}; cannot read {}: {e}", sibling.display())
-                    })?;
+                    let wasm = std::fs::read(&sibling).map_err(LoadFailure::Read)?;
                     return compile(engine, spec, &wasm, cache);
                 }
             }
         }
         Some(Precompiled::Module) => {
-            return Err(
+            return Err(LoadFailure::Refused(
                 "a precompiled core module, not a component: precompile the component".into(),
-            );
+            ));
         }
         None => {}
     }
@@ -323,24 +361,24 @@ fn compile(
     spec: &PluginSpec,
     wasm: &[u8],
     cache: Option<&CompileCache>,
-) -> Result<(Component, LoadKind), String> {
+) -> Result<(Component, LoadKind), LoadFailure> {
     if wasm.get(..4) != Some(b"\0asm") {
-        return Err("not a WebAssembly file".into());
+        return Err(LoadFailure::Refused("not a WebAssembly file".into()));
     }
     if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
-        return Err(
+        return Err(LoadFailure::Refused(
             "a core WebAssembly module, not a component: build it for wasm32-wasip2 \
                     (`cargo build --target wasm32-wasip2`)"
                 .into(),
-        );
+        ));
     }
     match cache {
         Some(cache) => cache.component(engine, wasm),
         None => Component::new(engine, wasm).map(|c| (c, LoadKind::Compiled)),
     }
-    .map_err(|err| {
-        let err = format!("{err:#}");
-        memory_refusal(&err, spec).unwrap_or_else(|| format!("cannot compile the component: {err}"))
+    .map_err(|err| match memory_refusal(&format!("{err:#}"), spec) {
+        Some(refusal) => LoadFailure::Refused(refusal),
+        None => LoadFailure::wasm("cannot compile the component", err),
     })
 }
 
@@ -455,8 +493,8 @@ mod tests {
             super::PluginRegistry::load(&engine, &config.plugins, None, &objects)
                 .await
                 .map(|_| ())
+                .map_err(|err| format!("{:#}", anyhow::Error::new(err)))
                 .unwrap_err()
-                .message
         };
         let unpinned = load("").await;
         assert!(unpinned.contains("precompiled native code"), "{unpinned}");

@@ -31,7 +31,7 @@ const MAX_GENERATED_BYTES: u64 = 1 << 30;
 /// Why a test file could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum TestFileError {
-    #[error("cannot read test file {path:?}: {source}")]
+    #[error("cannot read test file {path:?}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -55,9 +55,9 @@ pub enum TestFileError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The plugins did not load, or the engine did not start.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Start { path: String, source: StartError },
-    #[error("{path}: cannot start a runtime: {source}")]
+    #[error("{path}: cannot start a runtime")]
     Runtime {
         path: String,
         source: std::io::Error,
