@@ -31,7 +31,8 @@ pub(crate) async fn run(
     let objects = store::open(store).await?;
     let pipeline = Pipeline::load(&config, objects).await?;
     let outcomes = pipeline.process(&decoded).await;
-    let mut stdout = io::stdout().lock();
+    // Stdout writes each line as it ends; one write per 64 KiB of lines instead.
+    let mut stdout = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
     for outcome in &outcomes {
         serde_json::to_writer(&mut stdout, outcome)?;
         stdout.write_all(b"\n")?;

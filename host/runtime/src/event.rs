@@ -11,8 +11,10 @@ use aws_lambda_events::event::s3::S3EventRecord;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 use crate::s3key;
 
@@ -55,7 +57,7 @@ pub enum Envelope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemKind {
     /// An S3 object event.
-    Record(Box<S3Record>),
+    Record(std::sync::Arc<S3Record>),
     /// S3's `s3:TestEvent`, sent when a notification is configured: acknowledged only.
     Test,
     /// A piece that is not a usable S3 event; the text says why.
@@ -88,8 +90,103 @@ pub enum DecodeError {
 
 /// Decodes an invocation payload.
 pub fn decode(payload: &[u8]) -> Result<DecodedEvent, DecodeError> {
+    match s3_notification(payload) {
+        Some(Notification::S3(items)) => {
+            return Ok(DecodedEvent {
+                envelope: Envelope::S3,
+                items: items.into_iter().map(EventItem::from).collect(),
+            });
+        }
+        Some(Notification::Sqs) => {
+            if let Ok(event) = serde_json::from_slice::<SqsEvent>(payload) {
+                return Ok(sqs_items(event));
+            }
+        }
+        None => {}
+    }
     let value: Value = serde_json::from_slice(payload)?;
     decode_value(value)
+}
+
+/// What [`s3_notification`] found.
+enum Notification {
+    /// An S3 notification, decoded.
+    S3(Vec<ItemKind>),
+    /// An SQS batch, left to decode.
+    Sqs,
+}
+
+/// The top of an S3 notification, its records left as text.
+#[derive(serde::Deserialize)]
+struct RawNotification<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+/// Where a record says it comes from (`eventSource`; SNS spells it `EventSource`).
+#[derive(serde::Deserialize)]
+struct RawSource<'a> {
+    #[serde(rename = "eventSource", borrow)]
+    lower: Option<Cow<'a, str>>,
+    #[serde(rename = "EventSource", borrow)]
+    upper: Option<Cow<'a, str>>,
+}
+
+/// The fast way for the most common payload, an S3 notification: each record is parsed
+/// straight into its typed form, with no tree of JSON values built for the event. `None`
+/// when `payload` is anything else (SQS, SNS, EventBridge, not JSON), which [`decode_value`]
+/// then decodes. A record that is not as AWS sends it takes the general way on its own.
+fn s3_notification(payload: &[u8]) -> Option<Notification> {
+    let notification: RawNotification = serde_json::from_slice(payload).ok()?;
+    if let Some(first) = notification.records.first() {
+        let source: RawSource = serde_json::from_str(first.get()).ok()?;
+        match source.lower.or(source.upper).as_deref() {
+            Some("aws:sqs") => return Some(Notification::Sqs),
+            Some("aws:sns") => return None,
+            _ => {}
+        }
+    }
+    Some(Notification::S3(
+        notification
+            .records
+            .into_iter()
+            .map(|raw| {
+                let decoded = match serde_json::from_str::<S3EventRecord>(raw.get()) {
+                    Ok(parsed) => typed_s3_record(parsed),
+                    Err(_) => None,
+                };
+                let decoded = decoded.unwrap_or_else(|| {
+                    serde_json::from_str::<Value>(raw.get())
+                        .map_err(|err| format!("malformed S3 record: {err}"))
+                        .and_then(|value| decode_s3_record(&value))
+                });
+                match decoded {
+                    Ok(record) => ItemKind::Record(std::sync::Arc::new(record)),
+                    Err(reason) => ItemKind::Invalid(reason),
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// A typed record with its bucket and key, as [`decode_s3_record`] would decode it; `None`
+/// when either is missing, for the general way to name what is.
+fn typed_s3_record(parsed: S3EventRecord) -> Option<Result<S3Record, String>> {
+    let bucket = parsed.s3.bucket.name.clone()?;
+    let raw_key = parsed.s3.object.key.clone()?;
+    if bucket.is_empty() || raw_key.is_empty() {
+        return Some(Err("S3 record has an empty bucket name or key".to_owned()));
+    }
+    Some(s3_record(parsed, &bucket, &raw_key))
+}
+
+impl From<ItemKind> for EventItem {
+    fn from(kind: ItemKind) -> Self {
+        EventItem {
+            message_id: None,
+            kind,
+        }
+    }
 }
 
 /// Decodes an invocation payload that is already parsed.
@@ -162,19 +259,24 @@ fn kind_of(value: &Value) -> &'static str {
 }
 
 fn decode_sqs(value: Value) -> DecodedEvent {
-    let mut items = Vec::new();
     match serde_json::from_value::<SqsEvent>(value) {
-        Ok(event) => {
-            for message in event.records {
-                let id = message.message_id.clone();
-                let decoded = match message.body.as_deref() {
-                    Some(body) => decode_body(body),
-                    None => Err("SQS message has no body".to_owned()),
-                };
-                push_nested(&mut items, id, decoded);
-            }
-        }
-        Err(err) => items.push(invalid(None, format!("malformed SQS event: {err}"))),
+        Ok(event) => sqs_items(event),
+        Err(err) => DecodedEvent {
+            envelope: Envelope::Sqs,
+            items: vec![invalid(None, format!("malformed SQS event: {err}"))],
+        },
+    }
+}
+
+fn sqs_items(event: SqsEvent) -> DecodedEvent {
+    let mut items = Vec::new();
+    for message in event.records {
+        let id = message.message_id.clone();
+        let decoded = match message.body.as_deref() {
+            Some(body) => decode_body(body),
+            None => Err("SQS message has no body".to_owned()),
+        };
+        push_nested(&mut items, id, decoded);
     }
     DecodedEvent {
         envelope: Envelope::Sqs,
@@ -228,6 +330,9 @@ fn invalid(message_id: Option<String>, reason: String) -> EventItem {
 /// Decodes the body of an SQS or SNS message: an S3 notification, S3's test message, an SNS
 /// notification (SQS subscribed to SNS without raw delivery) or an EventBridge event.
 fn decode_body(body: &str) -> Result<Vec<ItemKind>, String> {
+    if let Some(Notification::S3(kinds)) = s3_notification(body.as_bytes()) {
+        return Ok(kinds);
+    }
     let value: Value =
         serde_json::from_str(body).map_err(|err| format!("message body is not JSON: {err}"))?;
     if value.get("Type").and_then(Value::as_str) == Some("Notification") {
@@ -247,7 +352,7 @@ fn decode_s3_records(records: &[Value], message_id: Option<&str>) -> Vec<EventIt
         .map(|record| EventItem {
             message_id: message_id.map(str::to_owned),
             kind: match decode_s3_record(record) {
-                Ok(record) => ItemKind::Record(Box::new(record)),
+                Ok(record) => ItemKind::Record(std::sync::Arc::new(record)),
                 Err(reason) => ItemKind::Invalid(reason),
             },
         })
@@ -275,6 +380,17 @@ fn decode_s3_record(record: &Value) -> Result<S3Record, String> {
     if bucket.is_empty() || raw_key.is_empty() {
         return Err("S3 record has an empty bucket name or key".to_owned());
     }
+    // A record as AWS sends it has every field: read it where it is. Only a record from
+    // another sender, missing some, is copied to fill them in.
+    let parsed = match S3EventRecord::deserialize(record) {
+        Ok(parsed) => parsed,
+        Err(_) => with_defaults(fields)?,
+    };
+    s3_record(parsed, bucket, raw_key)
+}
+
+/// A record from a sender that omits fields AWS always sends, with those filled in.
+fn with_defaults(fields: &Map<String, Value>) -> Result<S3EventRecord, String> {
     let mut filled = fields.clone();
     for (name, empty) in [
         ("userIdentity", json!({})),
@@ -286,8 +402,12 @@ fn decode_s3_record(record: &Value) -> Result<S3Record, String> {
             filled.insert(name.to_owned(), empty);
         }
     }
-    let parsed: S3EventRecord = serde_json::from_value(Value::Object(filled))
-        .map_err(|err| format!("malformed S3 record: {err}"))?;
+    serde_json::from_value(Value::Object(filled))
+        .map_err(|err| format!("malformed S3 record: {err}"))
+}
+
+/// The record s3plug works with, from a parsed notification record.
+fn s3_record(parsed: S3EventRecord, bucket: &str, raw_key: &str) -> Result<S3Record, String> {
     let key = s3key::decode(raw_key).map_err(|err| err.to_string())?;
     let size = parsed
         .s3
@@ -384,7 +504,7 @@ fn decode_eventbridge(value: Value) -> ItemKind {
             event.detail_type
         ));
     };
-    ItemKind::Record(Box::new(S3Record {
+    ItemKind::Record(std::sync::Arc::new(S3Record {
         event_name: event_name.to_owned(),
         event_time: event
             .time

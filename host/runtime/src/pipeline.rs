@@ -100,7 +100,7 @@ struct Job {
     slot: usize,
     record_index: usize,
     message_id: Option<String>,
-    record: S3Record,
+    record: Arc<S3Record>,
     plugin: usize,
 }
 
@@ -341,7 +341,7 @@ impl Pipeline {
                         slot: outcomes.len(),
                         record_index: index,
                         message_id: message_id.map(str::to_owned),
-                        record: S3Record::clone(record),
+                        record: Arc::clone(record),
                         plugin,
                     });
                     outcomes.push(None);

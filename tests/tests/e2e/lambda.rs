@@ -1056,6 +1056,29 @@ fn the_function_runs_under_cargo_lambdas_emulator() {
         json!([{ "itemIdentifier": "22222222-f796-459a-8184-9c92662be6da" }]),
         "{response:#}"
     );
+    // SNS and EventBridge envelopes, through the same emulated invocations.
+    site.put("inbox", "ok/via-sns.txt", "sns");
+    let summary = emulator.invoke(&sns_event(&s3_event(&[RawRecord::put(
+        "inbox",
+        "ok/via-sns.txt",
+    )])));
+    assert_eq!(counts(&summary)["ok"], 1, "{summary:#}");
+    assert_eq!(
+        site.object("inbox", "out/ok/via-sns.txt").as_deref(),
+        Some("sns")
+    );
+    site.put("inbox", "ok/via-eventbridge.txt", "eb");
+    let summary = emulator.invoke(&eventbridge_object_created(
+        "inbox",
+        "ok/via-eventbridge.txt",
+        2,
+    ));
+    assert_eq!(counts(&summary)["ok"], 1, "{summary:#}");
+    assert_eq!(
+        site.object("inbox", "out/ok/via-eventbridge.txt")
+            .as_deref(),
+        Some("eb")
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -186,3 +186,70 @@ fn eventbridge_events_map_onto_notification_names() {
     assert_eq!(record.region.as_deref(), Some("ca-central-1"));
     assert_eq!(record.event_time, "2026-11-26T08:00:00.000Z");
 }
+
+/// `decode` reads S3 notifications and SQS batches without building a JSON tree; whatever
+/// the payload, it must decode exactly as the general way (`decode_value`) does.
+#[test]
+fn the_fast_way_decodes_every_payload_as_the_general_way_does() {
+    let aws = s3_notification("in/my+photo%2B1.jpg");
+    let mut minio = aws.clone();
+    for field in [
+        "userIdentity",
+        "requestParameters",
+        "responseElements",
+        "eventTime",
+    ] {
+        minio["Records"][0].as_object_mut().unwrap().remove(field);
+    }
+    let mut nulls = aws.clone();
+    nulls["Records"][0]["userIdentity"] = Value::Null;
+    let mut bad_size = aws.clone();
+    bad_size["Records"][0]["s3"]["object"]["size"] = json!("big");
+    let mut bad_time = aws.clone();
+    bad_time["Records"][0]["eventTime"] = json!("yesterday");
+    let mut no_key = aws.clone();
+    no_key["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key");
+    let mut empty_bucket = aws.clone();
+    empty_bucket["Records"][0]["s3"]["bucket"]["name"] = json!("");
+    let mut bad_escape = aws.clone();
+    bad_escape["Records"][0]["s3"]["object"]["key"] = json!("in/%zz");
+    let mixed = json!({"Records": [
+        aws["Records"][0], minio["Records"][0], bad_size["Records"][0], 7, no_key["Records"][0]
+    ]});
+    let body = |v: &Value| v.to_string();
+    let sqs = json!({"Records": [
+        {"messageId": "m1", "eventSource": "aws:sqs", "body": body(&aws)},
+        {"messageId": "m2", "eventSource": "aws:sqs", "body": body(&mixed)},
+        {"messageId": "m3", "eventSource": "aws:sqs", "body": "not json"},
+        {"messageId": "m4", "eventSource": "aws:sqs", "body": body(&json!({
+            "Type": "Notification", "Message": body(&minio)
+        }))},
+        {"messageId": "m5", "eventSource": "aws:sqs"}
+    ]});
+    let bad_sqs = json!({"Records": [{"eventSource": "aws:sqs", "messageId": 5}]});
+    let payloads = [
+        aws,
+        minio,
+        nulls,
+        bad_size,
+        bad_time,
+        no_key,
+        empty_bucket,
+        bad_escape,
+        mixed,
+        sqs,
+        bad_sqs,
+        json!({"Records": []}),
+        json!({"Records": [1, 2]}),
+        json!({"Records": "none"}),
+        json!({"Event": "s3:TestEvent"}),
+    ];
+    for payload in payloads {
+        let fast = decode(payload.to_string().as_bytes()).map_err(|err| err.to_string());
+        let general = decode_value(payload.clone()).map_err(|err| err.to_string());
+        assert_eq!(fast, general, "{payload:#}");
+    }
+}

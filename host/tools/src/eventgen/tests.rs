@@ -48,7 +48,7 @@ fn decoded(payload: &Value) -> Vec<(Option<String>, S3Record)> {
         .items
         .into_iter()
         .map(|item| match item.kind {
-            ItemKind::Record(record) => (item.message_id, *record),
+            ItemKind::Record(record) => (item.message_id, S3Record::clone(&record)),
             other => panic!("not a record: {other:?} in {payload:#}"),
         })
         .collect()
