@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::outcome::{FailureKind, RecordOutcome, Status};
+use crate::plugin::{LoadKind, LoadedPlugin};
 
 /// The CloudWatch namespace of s3plug's metrics.
 pub(crate) const NAMESPACE: &str = "s3plug";
@@ -118,13 +119,82 @@ fn directive(timestamp: u64, metrics: &[(&str, &str)]) -> Value {
     })
 }
 
-/// Writes EMF documents to stdout, one a line, where Lambda hands them to CloudWatch.
-pub fn emit_metrics(outcomes: &[RecordOutcome], function: Option<&str>) {
+/// EMF documents for the plugins loaded at init, one per way they were loaded (`compiled`
+/// from the `.wasm` now, `cached` from the compile cache, `precompiled` from a `.cwasm`):
+/// how many, and how long loading them took. A cold start that compiled plugins it was
+/// shipped precompiled (an artifact this host refused) shows as `compiled`.
+pub fn load_documents(plugins: &[LoadedPlugin], function: Option<&str>) -> Vec<Value> {
+    let mut kinds: BTreeMap<&'static str, (u64, f64)> = BTreeMap::new();
+    for plugin in plugins {
+        let kind = match plugin.load_kind {
+            LoadKind::Compiled => "compiled",
+            LoadKind::Cached => "cached",
+            LoadKind::Precompiled => "precompiled",
+        };
+        let entry = kinds.entry(kind).or_default();
+        entry.0 += 1;
+        entry.1 += plugin.load_time.as_secs_f64() * 1e3;
+    }
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    kinds
+        .into_iter()
+        .map(|(kind, (count, ms))| {
+            let mut document = json!({
+                "_aws": {
+                    "Timestamp": timestamp,
+                    "CloudWatchMetrics": [{
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["LoadKind"]],
+                        "Metrics": [
+                            { "Name": "PluginsLoaded", "Unit": "Count" },
+                            { "Name": "PluginLoadTime", "Unit": "Milliseconds" },
+                        ],
+                    }],
+                },
+                "LoadKind": kind,
+                "PluginsLoaded": count,
+                "PluginLoadTime": ms,
+            });
+            if let Some(function) = function {
+                document["FunctionName"] = json!(function);
+            }
+            document
+        })
+        .collect()
+}
+
+/// How each plugin was loaded, for the one init log line: `name=kind`, space separated.
+pub fn load_summary(plugins: &[LoadedPlugin]) -> String {
+    let mut summary = String::new();
+    for plugin in plugins {
+        if !summary.is_empty() {
+            summary.push(' ');
+        }
+        let kind = serde_json::to_value(plugin.load_kind).unwrap_or_default();
+        summary.push_str(&format!(
+            "{}={}",
+            plugin.spec.name,
+            kind.as_str().unwrap_or("?")
+        ));
+    }
+    summary
+}
+
+/// Writes documents to stdout, one a line, where Lambda hands them to CloudWatch.
+pub fn emit_documents(documents: &[Value]) {
     let mut stdout = io::stdout().lock();
-    for document in emf_documents(outcomes, function) {
+    for document in documents {
         let _ = writeln!(stdout, "{document}");
     }
     let _ = stdout.flush();
+}
+
+/// Writes the EMF documents of an invocation's outcomes to stdout (see [`emit_documents`]).
+pub fn emit_metrics(outcomes: &[RecordOutcome], function: Option<&str>) {
+    emit_documents(&emf_documents(outcomes, function));
 }
 
 #[cfg(test)]

@@ -733,6 +733,35 @@ fn one_process_serves_invocations_in_a_row() {
         site.object("inbox", "out/ok/first.txt").as_deref(),
         Some("one")
     );
+    // At init: one log line and one metric say how the plugins were loaded.
+    let lines = function.log_lines();
+    let init = lines
+        .iter()
+        .find(|line| line.contains("init done"))
+        .unwrap_or_else(|| panic!("no init line\n{}", function.diagnostics()));
+    let init: Value = serde_json::from_str(init).expect("a JSON log line");
+    let loaded = init["loaded"].as_str().unwrap_or_default();
+    assert!(
+        ["copier", "failing", "echo", "outsider"]
+            .iter()
+            .all(|name| loaded.contains(&format!("{name}="))),
+        "{init:#}"
+    );
+    let loads: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|doc| doc.get("LoadKind").is_some())
+        .collect();
+    let total: u64 = loads
+        .iter()
+        .map(|doc| doc["PluginsLoaded"].as_u64().unwrap_or_default())
+        .sum();
+    assert_eq!(total, 4, "{loads:#?}\n{}", function.diagnostics());
+    for doc in &loads {
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["LoadKind"]]), "{doc:#}");
+        assert_eq!(doc["FunctionName"], "s3plug-e2e", "{doc:#}");
+    }
     assert!(function.api.protocol_errors().is_empty());
     function.assert_json_logs();
 }
