@@ -29,9 +29,7 @@ impl HostState {
     /// The key of the state object of `kind` (a folder such as `tombstones`) about
     /// `bucket/key`.
     pub(crate) fn key(&self, kind: &str, bucket: &str, key: &str) -> String {
-        let hex = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!(
-            "{bucket}/{key}"
-        )));
+        let hex = crate::digest::sha256_hex(format!("{bucket}/{key}"));
         format!("{}{kind}/{hex}.json", self.location.prefix)
     }
 

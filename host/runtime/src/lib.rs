@@ -14,6 +14,7 @@
 pub mod bounded;
 pub mod config;
 pub mod dedupe;
+pub mod digest;
 pub mod event;
 pub mod grant;
 pub mod guard;

@@ -299,9 +299,7 @@ async fn download(
         .map_err(LoadFailure::Read)
 }
 
-fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
-}
+use crate::digest::sha256_hex;
 
 /// Compiles a component, or loads a precompiled one (`s3plug compile`). A precompiled
 /// artifact that this engine refuses (another wasmtime version, other settings) is never

@@ -486,10 +486,7 @@ fn absent(store: &MemoryStore, bucket: &str) -> String {
     }
 }
 
-/// The SHA-256 of `bytes`, as lower-case hex.
-pub(crate) fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
-}
+pub(crate) use s3plug_host::digest::sha256_hex;
 
 /// Expected and actual text, side by side: whole when short and on one line, else the
 /// first line that differs.
