@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::outcome::{FailureKind, RecordOutcome, Status};
-use crate::plugin::{LoadKind, LoadedPlugin};
+use crate::plugin::LoadedPlugin;
 
 /// The CloudWatch namespace of s3plug's metrics.
 pub(crate) const NAMESPACE: &str = "s3plug";
@@ -56,16 +56,13 @@ pub(crate) fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) 
         }
         figures.durations.push(outcome.duration_ms);
     }
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
+    let timestamp = now_ms();
     let mut documents = Vec::new();
     for (plugin, f) in plugins {
         let mut chunks = f.durations.chunks(MAX_EMF_VALUES);
         let first = chunks.next().unwrap_or_default();
         let mut document = json!({
-            "_aws": directive(timestamp, &[
+            "_aws": directive(timestamp, "Plugin", &[
                 ("Invocations", "Count"),
                 ("Failures", "Count"),
                 ("Denials", "Count"),
@@ -91,7 +88,7 @@ pub(crate) fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) 
         documents.push(document);
         for rest in chunks {
             let mut document = json!({
-                "_aws": directive(timestamp, &[("Duration", "Milliseconds")]),
+                "_aws": directive(timestamp, "Plugin", &[("Duration", "Milliseconds")]),
                 "Plugin": plugin,
                 "Duration": rest,
             });
@@ -105,18 +102,26 @@ pub(crate) fn emf_documents(outcomes: &[RecordOutcome], function: Option<&str>) 
 }
 
 /// The `_aws` member of an EMF document declaring `metrics` (name, unit) by plugin.
-fn directive(timestamp: u64, metrics: &[(&str, &str)]) -> Value {
+fn directive(timestamp: u64, dimension: &str, metrics: &[(&str, &str)]) -> Value {
     json!({
         "Timestamp": timestamp,
         "CloudWatchMetrics": [{
             "Namespace": NAMESPACE,
-            "Dimensions": [["Plugin"]],
+            "Dimensions": [[dimension]],
             "Metrics": metrics
                 .iter()
                 .map(|(name, unit)| json!({ "Name": name, "Unit": unit }))
                 .collect::<Vec<_>>(),
         }],
     })
+}
+
+/// Milliseconds since the epoch, as EMF's `Timestamp`.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
 
 /// EMF documents for the plugins loaded at init, one per way they were loaded (`compiled`
@@ -126,34 +131,20 @@ fn directive(timestamp: u64, metrics: &[(&str, &str)]) -> Value {
 pub fn load_documents(plugins: &[LoadedPlugin], function: Option<&str>) -> Vec<Value> {
     let mut kinds: BTreeMap<&'static str, (u64, f64)> = BTreeMap::new();
     for plugin in plugins {
-        let kind = match plugin.load_kind {
-            LoadKind::Compiled => "compiled",
-            LoadKind::Cached => "cached",
-            LoadKind::Precompiled => "precompiled",
-        };
-        let entry = kinds.entry(kind).or_default();
+        let entry = kinds.entry(plugin.load_kind.as_str()).or_default();
         entry.0 += 1;
         entry.1 += plugin.load_time.as_secs_f64() * 1e3;
     }
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
+    let timestamp = now_ms();
     kinds
         .into_iter()
         .map(|(kind, (count, ms))| {
             let mut document = json!({
-                "_aws": {
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [{
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [["LoadKind"]],
-                        "Metrics": [
-                            { "Name": "PluginsLoaded", "Unit": "Count" },
-                            { "Name": "PluginLoadTime", "Unit": "Milliseconds" },
-                        ],
-                    }],
-                },
+                "_aws": directive(
+                    timestamp,
+                    "LoadKind",
+                    &[("PluginsLoaded", "Count"), ("PluginLoadTime", "Milliseconds")],
+                ),
                 "LoadKind": kind,
                 "PluginsLoaded": count,
                 "PluginLoadTime": ms,
@@ -173,11 +164,10 @@ pub fn load_summary(plugins: &[LoadedPlugin]) -> String {
         if !summary.is_empty() {
             summary.push(' ');
         }
-        let kind = serde_json::to_value(plugin.load_kind).unwrap_or_default();
         summary.push_str(&format!(
             "{}={}",
             plugin.spec.name,
-            kind.as_str().unwrap_or("?")
+            plugin.load_kind.as_str()
         ));
     }
     summary

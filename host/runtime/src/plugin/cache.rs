@@ -30,6 +30,17 @@ pub enum LoadKind {
     Precompiled,
 }
 
+impl LoadKind {
+    /// The name it has in logs and metrics, as it is serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadKind::Compiled => "compiled",
+            LoadKind::Cached => "cached",
+            LoadKind::Precompiled => "precompiled",
+        }
+    }
+}
+
 /// Default cap on the compiled entries of the cache folder, in bytes (2 GiB). A compiled
 /// plugin takes from about 1 MiB (Rust) to some tens of MiB (JavaScript, Python), so this
 /// keeps dozens of builds while bounding a long-lived host's disk use. Risk: below the size
@@ -84,7 +95,7 @@ impl CompileCache {
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
-        let hex = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(wasm));
+        let hex = crate::digest::sha256_hex(wasm);
         self.dir
             .join(format!("{hex}-{:016x}.cwasm", engine_hash.finish()))
     }
@@ -266,6 +277,13 @@ mod tests {
         file.set_modified(SystemTime::now() - Duration::from_secs(age_secs))
             .unwrap();
         path
+    }
+
+    #[test]
+    fn load_kinds_are_named_as_they_are_serialized() {
+        for kind in [LoadKind::Compiled, LoadKind::Cached, LoadKind::Precompiled] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]
