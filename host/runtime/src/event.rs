@@ -171,13 +171,10 @@ fn s3_notification(payload: &[u8]) -> Option<Notification> {
 
 /// A typed record with its bucket and key, as [`decode_s3_record`] would decode it; `None`
 /// when either is missing, for the general way to name what is.
-fn typed_s3_record(parsed: S3EventRecord) -> Option<Result<S3Record, String>> {
-    let bucket = parsed.s3.bucket.name.clone()?;
-    let raw_key = parsed.s3.object.key.clone()?;
-    if bucket.is_empty() || raw_key.is_empty() {
-        return Some(Err("S3 record has an empty bucket name or key".to_owned()));
-    }
-    Some(s3_record(parsed, &bucket, &raw_key))
+fn typed_s3_record(mut parsed: S3EventRecord) -> Option<Result<S3Record, String>> {
+    let bucket = parsed.s3.bucket.name.take()?;
+    let raw_key = parsed.s3.object.key.take()?;
+    Some(check_names(&bucket, &raw_key).and_then(|()| s3_record(parsed, bucket, raw_key)))
 }
 
 impl From<ItemKind> for EventItem {
@@ -377,16 +374,22 @@ fn decode_s3_record(record: &Value) -> Result<S3Record, String> {
         };
         return Err(format!("S3 record has no {missing}"));
     };
-    if bucket.is_empty() || raw_key.is_empty() {
-        return Err("S3 record has an empty bucket name or key".to_owned());
-    }
+    check_names(bucket, raw_key)?;
     // A record as AWS sends it has every field: read it where it is. Only a record from
     // another sender, missing some, is copied to fill them in.
     let parsed = match S3EventRecord::deserialize(record) {
         Ok(parsed) => parsed,
         Err(_) => with_defaults(fields)?,
     };
-    s3_record(parsed, bucket, raw_key)
+    s3_record(parsed, bucket.to_owned(), raw_key.to_owned())
+}
+
+/// Refuses a record whose bucket name or key is empty.
+fn check_names(bucket: &str, raw_key: &str) -> Result<(), String> {
+    if bucket.is_empty() || raw_key.is_empty() {
+        return Err("S3 record has an empty bucket name or key".to_owned());
+    }
+    Ok(())
 }
 
 /// A record from a sender that omits fields AWS always sends, with those filled in.
@@ -407,8 +410,8 @@ fn with_defaults(fields: &Map<String, Value>) -> Result<S3EventRecord, String> {
 }
 
 /// The record s3plug works with, from a parsed notification record.
-fn s3_record(parsed: S3EventRecord, bucket: &str, raw_key: &str) -> Result<S3Record, String> {
-    let key = s3key::decode(raw_key).map_err(|err| err.to_string())?;
+fn s3_record(parsed: S3EventRecord, bucket: String, raw_key: String) -> Result<S3Record, String> {
+    let key = s3key::decode(&raw_key).map_err(|err| err.to_string())?;
     let size = parsed
         .s3
         .object
@@ -417,9 +420,9 @@ fn s3_record(parsed: S3EventRecord, bucket: &str, raw_key: &str) -> Result<S3Rec
     Ok(S3Record {
         event_name: normalise_event_name(parsed.event_name.as_deref().unwrap_or_default()),
         event_time: rfc3339(&parsed.event_time),
-        bucket: bucket.to_owned(),
+        bucket,
         key,
-        raw_key: raw_key.to_owned(),
+        raw_key,
         size,
         etag: parsed
             .s3
