@@ -16,13 +16,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use hyper::server::conn::http1;
-use hyper::service::{HttpService, service_fn};
+use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -36,9 +33,9 @@ use s3plug_host::{plugin, store};
 /// The largest notification body accepted.
 const MAX_BODY_BYTES: usize = 16 << 20;
 
-/// How long a client may take to send a request's headers, and then its body: a slow or
-/// stalled client holds a connection only this long.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body, after its headers (which
+/// `s3plug_http::HEADER_READ_TIMEOUT` bounds): a stalled client holds a connection only this
+/// long.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a store's webhook is told to wait before it sends a refused notification again.
@@ -67,49 +64,8 @@ pub async fn serve(
             let state = state.clone();
             async move { Ok::<_, Infallible>(state.handle(request).await) }
         });
-        accept_until(listener, service, std::future::pending()).await;
+        s3plug_http::accept_until(listener, service, std::future::pending()).await;
         Ok(0)
-    }
-}
-
-/// Accepts HTTP/1 connections on `listener`, serving each with a clone of `service`, until
-/// `stop` completes.
-pub(crate) async fn accept_until<S>(
-    listener: TcpListener,
-    service: S,
-    stop: impl Future<Output = ()>,
-) where
-    S: HttpService<Incoming> + Clone + Send + 'static,
-    S::Future: Send,
-    S::ResBody: Send + 'static,
-    <S::ResBody as Body>::Data: Send,
-    <S::ResBody as Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut stop = std::pin::pin!(stop);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!("accept failed: {err}");
-                    continue;
-                }
-            },
-            () = &mut stop => return,
-        };
-        // Small responses must not wait for delayed ACKs (40 ms a round trip on Linux).
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        tokio::spawn(async move {
-            if let Err(err) = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, "connection ended: {err}");
-            }
-        });
     }
 }
 

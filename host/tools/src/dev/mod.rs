@@ -10,7 +10,6 @@
 mod endpoint;
 mod live;
 mod reload;
-mod server;
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -84,7 +83,7 @@ pub async fn run(config_path: &Path, options: &DevOptions) -> anyhow::Result<u8>
         options.secret_key.clone(),
     ));
     let (stop_serving, serving) = watch::channel(false);
-    let server = tokio::spawn(server::accept_until(
+    let server = tokio::spawn(s3plug_http::accept_until(
         listener,
         builder.build(),
         stop_requested(serving),

@@ -1,4 +1,7 @@
-//! The endpoint's connections: HTTP/1 on each accepted socket until told to stop.
+//! The accept loop of s3plug's HTTP servers (`s3plug serve`'s webhooks, `s3plug dev`'s S3
+//! endpoint): HTTP/1 on each accepted socket, with a bound on how long a client may take to
+//! send its headers, until told to stop. A crate of its own so that neither the runtime nor
+//! the author tooling carries the other's server.
 
 use std::time::Duration;
 
@@ -8,15 +11,13 @@ use hyper::service::HttpService;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers: a slow or stalled client holds a
+/// connection only this long.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `service` on every connection `listener` accepts, until `stop` completes.
-pub(super) async fn accept_until<S>(
-    listener: TcpListener,
-    service: S,
-    stop: impl Future<Output = ()>,
-) where
+pub async fn accept_until<S>(listener: TcpListener, service: S, stop: impl Future<Output = ()>)
+where
     S: HttpService<Incoming> + Clone + Send + 'static,
     S::Future: Send,
     S::ResBody: Send + 'static,
